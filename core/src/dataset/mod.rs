@@ -1,0 +1,1 @@
+//! Dataset files: sktime/aeon `.ts`, UCR label-first text, `.arff`.

@@ -1,0 +1,22 @@
+//! The RockNet training core, shared by every emulated node and the firmware.
+//!
+//! Data flow inside one device: a [`series::SeriesView`] sample goes through the
+//! MiniRocket transform of the device's own kernels ([`minirocket`]), the
+//! device's classifier slice turns those features into fixed-point
+//! [`classifier::PartialLogits`], the partial logits of all devices are summed
+//! (exactly, in integers), and each device updates its own slice with an
+//! optimizer from [`optim`]. [`partition`] decides which kernels each device
+//! owns; [`memory`] accounts for every buffer a device holds.
+#![no_std]
+#![deny(missing_docs)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(feature = "std")]
+extern crate std;
+
+pub mod series;
+pub mod minirocket;
+pub mod optim;
+#[cfg(feature = "std")]
+pub mod dataset;

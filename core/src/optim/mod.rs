@@ -1,0 +1,1 @@
+//! Optimizers for a device's classifier slice: Adam and QAdam.
