@@ -15,8 +15,13 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-pub mod series;
+pub mod classifier;
+pub mod memory;
 pub mod minirocket;
 pub mod optim;
+pub mod partition;
+pub mod rng;
+pub mod series;
+pub mod storage;
 #[cfg(feature = "std")]
 pub mod dataset;

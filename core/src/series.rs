@@ -1,13 +1,25 @@
 //! Borrowed views of time-series sets and the two sample encodings (f32, int8).
 
+/// How samples are encoded on a device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    /// 32-bit floats, as in the dataset files.
+    F32,
+    /// Symmetric int8 with the training set's [`Int8Scale`].
+    Int8,
+}
+
 /// A value the MiniRocket convolution can consume.
 ///
 /// f32 series are convolved in f32; int8 series are convolved exactly in i32
 /// (an nRF52840 stores int8 samples in a quarter of the RAM and sums them
 /// without rounding), then compared with the f32 biases.
 pub trait ConvInput: Copy + Default + core::fmt::Debug + 'static {
+    /// Which encoding this is.
+    const KIND: InputKind;
     /// The accumulator the convolution sums in.
     type Acc: Copy
+        + 'static
         + Default
         + core::ops::Add<Output = Self::Acc>
         + core::ops::Sub<Output = Self::Acc>
@@ -24,6 +36,7 @@ pub trait ConvInput: Copy + Default + core::fmt::Debug + 'static {
 }
 
 impl ConvInput for f32 {
+    const KIND: InputKind = InputKind::F32;
     type Acc = f32;
     const THREE: f32 = 3.0;
     #[inline(always)]
@@ -37,6 +50,7 @@ impl ConvInput for f32 {
 }
 
 impl ConvInput for i8 {
+    const KIND: InputKind = InputKind::Int8;
     type Acc = i32;
     const THREE: i32 = 3;
     #[inline(always)]

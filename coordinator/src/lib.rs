@@ -1,0 +1,10 @@
+//! The rocknet host: configs, datasets, training and reports.
+//!
+//! Data flow: [`config::ExperimentConfig`] (TOML, validated) →
+//! [`experiment::Experiment`] (datasets + partition plan) → [`train`] (every
+//! device's model, in process) → [`report::TrainReport`] (JSON).
+
+pub mod config;
+pub mod experiment;
+pub mod report;
+pub mod train;

@@ -1,0 +1,10 @@
+//! One device's slice of the linear softmax classifier (DESIGN.md §1.2).
+
+mod device;
+mod logits;
+
+pub use device::{DeviceBuffers, DeviceError, DeviceModel, DeviceSpec};
+pub use logits::{
+    LOGIT_FRAC_BITS, LogitTotals, MAX_CLASSES, PartialLogits, cross_entropy, fixed_to_f32,
+    product_to_fixed, softmax, value_to_fixed,
+};
