@@ -15,8 +15,8 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
-#[cfg(feature = "std")]
-pub mod dataset;
+pub mod series;
 pub mod minirocket;
 pub mod optim;
-pub mod series;
+#[cfg(feature = "std")]
+pub mod dataset;
