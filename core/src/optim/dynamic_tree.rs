@@ -1,43 +1,6 @@
 //! The 8-bit dynamic-tree codebooks of QAdam (Dettmers et al., ICLR 2022).
 //!
-//! # The codebooks
-//!
-//! They follow bitsandbytes' `create_dynamic_map(signed, max_exponent_bits=7,
-//! total_bits=8)`. A code is a sign bit (signed map only), a run of zero bits
-//! whose length `E` gives a decimal exponent `10^-E`, an indicator bit, and the
-//! remaining bits a linear fraction in `[0.1, 1]`. For `i = 0..7` (`E = 6 − i`)
-//! the map holds the `n` midpoints of `linspace(0.1, 1, n + 1)` scaled by
-//! `10^-(6−i)`, with `n = 2^i` (signed) or `n = 2^(i+1)` (unsigned: no sign bit,
-//! one more fraction bit). Midpoint `j` is the exact rational
-//!
-//! ```text
-//! (2n + 18j + 9) / (20 · n · 10^(6−i))
-//! ```
-//!
-//! evaluated as one f64 division of two exactly representable integers, then
-//! rounded to f32. (bitsandbytes computes the same values in f32 torch
-//! arithmetic, so individual entries may differ from it by an f32 ulp.)
-//!
-//! - **Unsigned** (second moment): `0`, the 254 tree values (`3.25e-7` …
-//!   `0.996484375`), and `1`: exactly bitsandbytes' unsigned map.
-//! - **Signed** (first moment): `−1`, the negated tree values except the
-//!   smallest, `0`, the 127 positive tree values (`5.5e-7` … `0.99296875`), and
-//!   `1`. bitsandbytes' signed map has no `−1` (its spare negative-zero pattern
-//!   becomes `+1`); we need `−1` so that a block whose largest-magnitude entry
-//!   is negative stores that entry exactly, and make room for it by dropping
-//!   bitsandbytes' `−5.5e-7` (values that small relative to the block's absmax
-//!   round to 0 instead). Near ±1, where the block's large entries live, the
-//!   map is symmetric.
-//!
-//! Both tables are sorted strictly increasing; a code is the table index.
-//!
-//! # Encoding
-//!
-//! [`DynamicTreeCode::encode`] returns the nearest code by an 8-step binary
-//! search. Distances are compared in f32 and, only when the two rounded
-//! distances are equal, again in f64 (where they are exact), so the result is
-//! the exactly nearest code; an exact tie goes to the lower code. Inputs below
-//! the first or above the last entry clamp to it; NaN encodes as the zero code.
+//! See [`DynamicTreeCode`](super::DynamicTreeCode) for the details.
 
 /// Fraction steps per decade `i = 0..7` (exponent `10^-(6−i)`): `2^i` signed,
 /// `2^(i+1)` unsigned.
@@ -125,6 +88,45 @@ pub static UNSIGNED_CODEBOOK: [f32; 256] = unsigned_codebook();
 /// Use [`DynamicTreeCode::SIGNED`] for the first moment and
 /// [`DynamicTreeCode::UNSIGNED`] for the second. Values are normalised to
 /// `[-1, 1]` (`[0, 1]`) by the block's absmax before encoding.
+///
+/// # The codebooks
+///
+/// They follow bitsandbytes' `create_dynamic_map(signed, max_exponent_bits=7,
+/// total_bits=8)`. A code is a sign bit (signed map only), a run of zero bits
+/// whose length `E` gives a decimal exponent `10^-E`, an indicator bit, and the
+/// remaining bits a linear fraction in `[0.1, 1]`. For `i = 0..7` (`E = 6 − i`)
+/// the map holds the `n` midpoints of `linspace(0.1, 1, n + 1)` scaled by
+/// `10^-(6−i)`, with `n = 2^i` (signed) or `n = 2^(i+1)` (unsigned: no sign bit,
+/// one more fraction bit). Midpoint `j` is the exact rational
+///
+/// ```text
+/// (2n + 18j + 9) / (20 · n · 10^(6−i))
+/// ```
+///
+/// evaluated as one f64 division of two exactly representable integers, then
+/// rounded to f32. (bitsandbytes computes the same values in f32 torch
+/// arithmetic, so individual entries may differ from it by an f32 ulp.)
+///
+/// - **Unsigned** (second moment): `0`, the 254 tree values (`3.25e-7` …
+///   `0.996484375`), and `1`: exactly bitsandbytes' unsigned map.
+/// - **Signed** (first moment): `−1`, the negated tree values except the
+///   smallest, `0`, the 127 positive tree values (`5.5e-7` … `0.99296875`), and
+///   `1`. bitsandbytes' signed map has no `−1` (its spare negative-zero pattern
+///   becomes `+1`); we need `−1` so that a block whose largest-magnitude entry
+///   is negative stores that entry exactly, and make room for it by dropping
+///   bitsandbytes' `−5.5e-7` (values that small relative to the block's absmax
+///   round to 0 instead). Near ±1, where the block's large entries live, the
+///   map is symmetric.
+///
+/// Both tables are sorted strictly increasing; a code is the table index.
+///
+/// # Encoding
+///
+/// [`DynamicTreeCode::encode`] returns the nearest code by an 8-step binary
+/// search. Distances are compared in f32 and, only when the two rounded
+/// distances are equal, again in f64 (where they are exact), so the result is
+/// the exactly nearest code; an exact tie goes to the lower code. Inputs below
+/// the first or above the last entry clamp to it; NaN encodes as the zero code.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DynamicTreeCode {
     values: &'static [f32; 256],

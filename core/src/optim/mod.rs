@@ -66,7 +66,7 @@
 
 mod adam;
 mod dynamic_tree;
-mod memory;
+pub mod memory;
 mod qadam;
 
 pub use adam::{AdamConfig, AdamStep, adam_update, try_adam_update};

@@ -1,26 +1,6 @@
 //! QAdam: Adam with 8-bit block-wise dynamic-tree quantised moments.
 //!
-//! Per block (a contiguous range of parameters with one f32 scale per moment):
-//!
-//! 1. decode: `m = SIGNED[m_code]·m_scale`, `v = UNSIGNED[v_code]·v_scale`;
-//! 2. apply the Adam moment update with the gradient (exactly the f32
-//!    arithmetic of [`adam_update`](super::adam_update));
-//! 3. update the parameter from the full-precision new moments (as
-//!    bitsandbytes' block-wise 8-bit kernels do);
-//! 4. re-encode: the new scales are the block's `max |m|` and `max v` over the
-//!    updated values; each value is normalised by its scale and stored as the
-//!    nearest code ([`DynamicTreeCode::encode`]).
-//!
-//! The block is traversed twice so that no f32 copy of its moments is needed:
-//! pass 1 computes the new moments (discarding them) to find the new absmax;
-//! pass 2 recomputes them — bit-identically, from the same codes, scales and
-//! gradients — updates the parameters and writes the codes.
-//!
-//! Normalisation is `x·(1/absmax)`, with `1/absmax` computed once per block
-//! (or `x/absmax` when `1/absmax` overflows for a subnormal absmax). A block
-//! whose new absmax is 0 gets scale 0 and all zero codes (no NaN). A scale is
-//! capped at `f32::MAX`, so even an overflowing `g²` cannot produce `inf·0`
-//! when decoding.
+//! See [`qadam_update`](super::qadam_update) for the details.
 
 use core::ops::Range;
 
@@ -38,6 +18,40 @@ const V_CODE: DynamicTreeCode = DynamicTreeCode::UNSIGNED;
 /// disjoint, in order, covering `params`); `m_scales`/`v_scales` have one
 /// entry per block. Empty blocks are allowed (their scales become 0).
 /// Start from [`qadam_init`] (all moments zero).
+///
+/// # Algorithm
+///
+/// Per block (a contiguous range of parameters with one f32 scale per moment):
+///
+/// 1. decode: `m = SIGNED[m_code]·m_scale`, `v = UNSIGNED[v_code]·v_scale`;
+/// 2. apply the Adam moment update with the gradient (exactly the f32
+///    arithmetic of [`adam_update`](super::adam_update));
+/// 3. update the parameter from the full-precision new moments (as
+///    bitsandbytes' block-wise 8-bit kernels do);
+/// 4. re-encode: the new scales are the block's `max |m|` and `max v` over the
+///    updated values; each value is normalised by its scale and stored as the
+///    nearest code ([`DynamicTreeCode::encode`]) — with one exception below.
+///
+/// **The one deviation from nearest-code rounding:** a positive `v` whose
+/// nearest code is 0 (below `1.625e-7` of its block's absmax, i.e. a gradient
+/// history ~2500× smaller than the block's largest) is stored as code 1, the
+/// smallest positive value (`3.25e-7`), never as 0. Otherwise such an
+/// element's `m`, still stored as non-zero (the signed map reaches down to
+/// `5.5e-7`), would next be divided by `√0 + ε` alone: a step of hundreds of
+/// learning rates. Rounding `v` up instead only shrinks that element's step.
+/// With MiniRocket features (PPVs in [0, 1], some non-zero in a single sample
+/// of a batch) gradients within a block easily span that range.
+///
+/// The block is traversed twice so that no f32 copy of its moments is needed:
+/// pass 1 computes the new moments (discarding them) to find the new absmax;
+/// pass 2 recomputes them — bit-identically, from the same codes, scales and
+/// gradients — updates the parameters and writes the codes.
+///
+/// Normalisation is `x·(1/absmax)`, with `1/absmax` computed once per block
+/// (or `x/absmax` when `1/absmax` overflows for a subnormal absmax). A block
+/// whose new absmax is 0 gets scale 0 and all zero codes (no NaN). A scale is
+/// capped at `f32::MAX`, so even an overflowing `g²` cannot produce `inf·0`
+/// when decoding.
 ///
 /// # Errors
 ///
@@ -163,6 +177,14 @@ impl Normaliser {
     }
 }
 
+/// The second moment's code: the nearest code, except that a positive `v`
+/// never gets the zero code (it gets code 1, the smallest positive value).
+#[inline(always)]
+fn encode_v(normalised: f32, v: f32) -> u8 {
+    let c = V_CODE.encode(normalised);
+    if c == 0 && v > 0.0 { 1 } else { c }
+}
+
 /// Decodes, updates and re-encodes one block (all slices of equal length).
 fn update_block(
     step: &AdamStep,
@@ -209,7 +231,7 @@ fn update_block(
         let (m, v) = moments(*mc, *vc, g);
         *p = step.param(*p, m, v);
         *mc = M_CODE.encode(m_norm.apply(m));
-        *vc = V_CODE.encode(v_norm.apply(v));
+        *vc = encode_v(v_norm.apply(v), v);
     }
     *m_scale = m_max;
     *v_scale = v_max;
@@ -429,6 +451,32 @@ mod tests {
             run(&mut s, &cfg, t, &g, layout()).unwrap();
         }
         assert!(s.p.iter().chain(&s.ms).chain(&s.vs).all(|x| !x.is_nan()));
+    }
+
+    #[test]
+    fn tiny_second_moment_never_divides_m_by_eps_alone() {
+        // One block whose gradients span 1e4 (v spans 1e8, beyond the smallest
+        // unsigned code 3.25e-7): nearest-code rounding would store v = 0 for
+        // the small element while its m is stored as non-zero, and the step
+        // would be step_size·m/ε, hundreds of learning rates.
+        let cfg = AdamConfig::default();
+        let n = 4;
+        let g = [1.0f32, -1e-4, 0.5, 1e-4];
+        let mut s = state(n, 1);
+        let (mut pa, mut ma, mut va) = (vec![0.5f32; n], vec![0.0; n], vec![0.0; n]);
+        for t in 1..=50 {
+            run(&mut s, &cfg, t, &g, uniform_blocks(n, n)).unwrap();
+            adam_update(&cfg, &AdamStep::new(&cfg, t), &mut pa, &g, &mut ma, &mut va);
+            for (i, (q, a)) in s.p.iter().zip(&pa).enumerate() {
+                // Adam moves every parameter by ≈ lr per step; QAdam must stay
+                // within a small multiple of that.
+                assert!(
+                    (q - 0.5).abs() <= 1.5 * cfg.lr * t as f32,
+                    "t {t}, param {i}: QAdam {q}, Adam {a}"
+                );
+            }
+        }
+        assert_ne!(s.vc[1], DynamicTreeCode::UNSIGNED.zero_code());
     }
 
     #[test]
