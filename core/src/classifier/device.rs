@@ -218,6 +218,7 @@ impl<T: ConvInput, S: Storage> DeviceModel<T, S> {
                 model: T::KIND,
             });
         }
+        spec.adam.validate()?;
         let l = BufferLens::of(&spec);
         let b = &buffers;
         check("kernel_biases", b.kernel_biases.as_ref().len(), l.kernel_biases)?;
@@ -272,12 +273,13 @@ impl<T: ConvInput, S: Storage> DeviceModel<T, S> {
         // Class biases start at zero.
         params[c * f_i..].fill(0.0);
         self.b.grads.as_mut().fill(0.0);
-        self.b.moment1.as_mut().fill(0.0);
-        self.b.moment2.as_mut().fill(0.0);
-        // Code 0 is not necessarily the value 0 in the dynamic-tree map;
-        // zero scales make every decoded moment 0 regardless of the codes.
-        self.b.codes1.as_mut().fill(0);
-        self.b.codes2.as_mut().fill(0);
+        // Adam: zero moments. QAdam: zero codes and zero block scales.
+        optim::qadam_init(
+            self.b.codes1.as_mut(),
+            self.b.codes2.as_mut(),
+            self.b.moment1.as_mut(),
+            self.b.moment2.as_mut(),
+        );
         self.pending = 0;
         self.steps = 0;
     }
@@ -418,14 +420,14 @@ impl<T: ConvInput, S: Storage> DeviceModel<T, S> {
         self.steps += 1;
         let step = AdamStep::new(&self.spec.adam, self.steps);
         match self.spec.optimizer {
-            OptimizerKind::Adam => optim::adam_update(
+            OptimizerKind::Adam => optim::try_adam_update(
                 &self.spec.adam,
                 &step,
                 self.b.params.as_mut(),
                 self.b.grads.as_ref(),
                 self.b.moment1.as_mut(),
                 self.b.moment2.as_mut(),
-            ),
+            )?,
             OptimizerKind::QAdam => {
                 let spec = self.spec;
                 let f_i = self.n_features;
