@@ -62,7 +62,9 @@ pub struct SeriesView<'a, T> {
 
 /// A slice's length does not match the shape given for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("series data has {got} values, expected {n_series} series × {n_channels} channels × {length} = {expected}")]
+#[error(
+    "series data has {got} values, expected {n_series} series × {n_channels} channels × {length} = {expected}"
+)]
 pub struct ShapeError {
     /// Values in the slice.
     pub got: usize,
@@ -104,7 +106,7 @@ impl<'a, T> SeriesView<'a, T> {
 
     /// A view of a single series (`n_channels × length` values).
     pub fn single(data: &'a [T], n_channels: usize) -> Result<Self, ShapeError> {
-        let length = if n_channels == 0 { 0 } else { data.len() / n_channels };
+        let length = data.len().checked_div(n_channels).unwrap_or(0);
         Self::new(data, 1, n_channels, length)
     }
 
