@@ -1,11 +1,16 @@
 //! The convolution kernels' arithmetic, shared by fit and transform.
 //!
 //! `C[t] = 3·(x[t+(i0−4)d] + x[t+(i1−4)d] + x[t+(i2−4)d]) − Σ_{k<9} x[t+(k−4)d]`,
-//! zeros outside `[0, L)`. The operation order is the reference's
-//! (`C_alpha + C_gamma[i0] + C_gamma[i1] + C_gamma[i2]`, with `C_alpha` the
-//! negated nine-tap sum accumulated centre first, then −4d…−d, then +d…+4d),
-//! so f32 results round as the reference's do. Negation commutes exactly with
-//! round-to-nearest addition, so `(−S) + G` is computed as `G − S`.
+//! zeros outside `[0, L)`, with `G = 3·x` rounded per value and `S` the
+//! nine-tap sum accumulated centre first, then −4d…−d, then +d…+4d.
+//!
+//! The f32 operation orders are the reference's, which differ between its
+//! fit and its transform (numba's `fastmath` reassociates the fit's
+//! `C_alpha + C_gamma[i0] + C_gamma[i1] + C_gamma[i2]` but not the
+//! transform's): the fit computes `((G0 + G1) + G2) − S`, the transform
+//! `((G0 − S) + G1) + G2`. With these, our GunPoint biases and features are
+//! bit-identical to the reference's. (Negation commutes exactly with
+//! round-to-nearest addition, so the reference's `(−S) + G` is `G − S`.)
 //!
 //! Everything works on a zero-padded copy `xp` of the series, `xp[u] = x[u − 4d]`
 //! (length `L + 8d`), so tap `i` of output `t` is `xp[t + i·d]`: adding the
@@ -104,9 +109,10 @@ pub(crate) fn kernel_conv_add<A: Copy + Add<Output = A> + Sub<Output = A>>(
     }
 }
 
-/// One kernel's output directly from a padded series `xp` (no shared sums:
-/// the fit convolves a different example per block). `add` accumulates into
-/// `c` instead of overwriting it.
+/// One kernel's output directly from a padded series `xp`, in the fit's
+/// order `((G0 + G1) + G2) − S` (no shared sums: the fit convolves a
+/// different example per block). `add` accumulates into `c` instead of
+/// overwriting it.
 #[inline]
 pub(crate) fn kernel_conv_direct<T: ConvInput>(
     xp: &[T::Acc],
@@ -131,7 +137,7 @@ pub(crate) fn kernel_conv_direct<T: ConvInput>(
     let three = T::THREE;
     for t in 0..n {
         let s = c4[t] + m4[t] + m3[t] + m2[t] + m1[t] + p1[t] + p2[t] + p3[t] + p4[t];
-        let v = ((three * x0[t] - s) + three * x1[t]) + three * x2[t];
+        let v = ((three * x0[t] + three * x1[t]) + three * x2[t]) - s;
         c[t] = if add { c[t] + v } else { v };
     }
 }
@@ -190,6 +196,7 @@ mod tests {
                 kernel_conv_direct::<f32>(&xp, d, idx, &mut c2, false);
                 for t in 0..x.len() {
                     assert_eq!(c[t] as f64, want[t]);
+                    // Different orders, but exact on small integers.
                     assert_eq!(c2[t], c[t]);
                 }
                 let mut part = vec![0f32; x.len() - 2 * pad];
