@@ -1,26 +1,29 @@
 //! MiniRocket against the reference's numbers (DESIGN.md §1.1) on GunPoint.
 //!
-//! The reference rounds C in its own order (numba `fastmath` reassociates),
-//! so a feature may differ from ours where a convolution output ties with a
-//! bias. DESIGN's tolerance: biases within 2e−5, Σ biases within 1e−3,
-//! features equal except ties that move a feature by exactly 1/n_positions,
-//! on ≤ 0.2 % of features.
+//! DESIGN's tolerance: biases within 2e−5, Σ biases within 1e−3, features
+//! equal except ties (a convolution output equal to a bias, which the
+//! reference's own rounding order may resolve either way) that move a feature
+//! by exactly 1/n_positions, on ≤ 0.2 % of features, so row sums differ by a
+//! few such steps.
 //!
-//! To test the features honestly rather than with a loose bound, we recompute
-//! every convolution independently in f64 (the definition, with zero
-//! padding) and count, per feature, the outputs lying within `TIE` of its
-//! bias. Any two correct implementations (ours, the reference) count the
-//! outputs above the bias differently by at most that many, so a feature may
-//! differ from the reference's by at most `near / n_positions`, and a row sum
-//! by at most the sum of those. We assert exactly that, and that features
-//! with any near-tie are ≤ 0.2 %.
+//! Each check is made twice:
+//! - against DESIGN's tolerance, with the possible ties found independently:
+//!   every convolution is recomputed in f64 by the definition (zero padding,
+//!   weights 2/−1) and a feature counts as tie-prone if an output lies within
+//!   `TIE` of its bias. A prefix value may differ by exactly 1/n only if it is
+//!   tie-prone; a row sum by at most the largest 1/n of ⌊0.2 %·F⌋ tie-prone
+//!   features;
+//! - strictly: we convolve in the reference's own operation orders (fit
+//!   `((G0+G1)+G2) − S`, transform `((G0−S)+G1)+G2`, see `conv.rs`), so no tie
+//!   should move at all: prefixes equal to the printed digits, row sums within
+//!   the printed precision. (Checked beyond these numbers against the numba
+//!   reference: bit-identical biases and features.)
 
 use std::path::PathBuf;
 
 use rocknet_core::dataset::{self, Dataset};
 use rocknet_core::minirocket::{
-    BlockSelection, FittedOwned, KERNEL_INDICES, MiniRocketPlan, NUM_KERNELS, fit_all,
-    reference_order,
+    BlockSelection, FittedOwned, KERNEL_INDICES, MiniRocketPlan, fit_all, reference_order,
 };
 use rocknet_core::series::SeriesView;
 
@@ -84,50 +87,62 @@ fn near_ties(plan: &MiniRocketPlan, biases_ref: &[f32], x: &[f32]) -> Vec<(usize
     out
 }
 
-struct Checked {
-    moved_bound: usize,
-}
-
 /// Checks one transformed row (reference order) against the reference's
-/// prefix and row sum, within the tie bounds of `ties`.
+/// prefix and row sum; returns the number of tie-prone features.
 fn check_row(
     name: &str,
     row: &[f32],
     ties: &[(usize, usize)],
     prefix: &[f64],
     row_sum: f64,
-) -> Checked {
+) -> usize {
     assert!(
         row.iter().all(|v| (0.0..=1.0).contains(v)),
-        "{name}: outside [0,1]"
+        "{name}: feature outside [0, 1]"
     );
+    // The reference's values are printed to 6 significant digits.
+    let print = 5e-7;
     for (i, (&got, &want)) in row.iter().zip(prefix).enumerate() {
         let (n, near) = ties[i];
-        // The reference's values are printed to 6 significant digits.
-        let slack = 5e-7 + near as f64 / n as f64;
+        let diff = (got as f64 - want).abs();
+        let tie_step = near > 0 && (diff - 1.0 / n as f64).abs() <= print;
         assert!(
-            (got as f64 - want).abs() <= slack,
+            diff <= print || tie_step,
             "{name}: feature {i} = {got}, reference {want} (n = {n}, near ties {near})"
         );
+        assert!(
+            diff <= print,
+            "{name}: feature {i} moved by a tie (strict check)"
+        );
     }
+
     let sum: f64 = row.iter().map(|&v| v as f64).sum();
-    let bound: f64 = ties.iter().map(|&(n, near)| near as f64 / n as f64).sum();
-    let moved_bound = ties.iter().filter(|t| t.1 > 0).count();
+    let delta = (sum - row_sum).abs();
+    let tie_prone: Vec<f64> = ties
+        .iter()
+        .filter(|t| t.1 > 0)
+        .map(|&(n, _)| 1.0 / n as f64)
+        .collect();
+    let mut steps = tie_prone.clone();
+    steps.sort_by(|a, b| b.total_cmp(a));
+    let allowed = (0.002 * row.len() as f64) as usize;
+    let bound: f64 = steps.iter().take(allowed).sum();
     println!(
-        "{name}: row sum {sum:.4} (reference {row_sum}), |Δ| {:.4} ≤ tie bound {bound:.4}; \
-         features with a near tie: {moved_bound} ({:.3} %)",
-        (sum - row_sum).abs(),
-        100.0 * moved_bound as f64 / row.len() as f64
+        "{name}: row sum {sum:.4} (reference {row_sum}), |Δ| = {delta:.5}; DESIGN bound {bound:.4} \
+         ({allowed} steps among {} tie-prone features)",
+        tie_prone.len()
+    );
+    // Printed to 3 decimals; the f32 features summed in f64 add < 1e−4.
+    let print_sum = 5e-4 + 1e-4;
+    assert!(
+        delta <= print_sum + bound,
+        "{name}: row sum {sum} vs reference {row_sum}, beyond DESIGN's tie tolerance {bound}"
     );
     assert!(
-        (sum - row_sum).abs() <= 5e-4 + bound,
-        "{name}: row sum {sum} vs reference {row_sum} (tie bound {bound})"
+        delta <= print_sum,
+        "{name}: row sum {sum} vs reference {row_sum}: a tie moved (strict check)"
     );
-    assert!(
-        moved_bound as f64 <= 0.002 * row.len() as f64,
-        "{name}: {moved_bound} features could move by a tie (> 0.2 %)"
-    );
-    Checked { moved_bound }
+    tie_prone.len()
 }
 
 fn check_biases(fitted: &FittedOwned, first: &[f64], sum: f64) -> Vec<f32> {
@@ -139,6 +154,12 @@ fn check_biases(fitted: &FittedOwned, first: &[f64], sum: f64) -> Vec<f32> {
         );
     }
     let total: f64 = biases.iter().map(|&b| b as f64).sum();
+    let max_dev = biases
+        .iter()
+        .zip(first)
+        .map(|(&g, &w)| (g as f64 - w).abs())
+        .fold(0.0, f64::max);
+    println!("max |bias − reference| over the 4 printed: {max_dev:.2e}");
     println!(
         "biases[0..4] = {:?}, Σ = {total:.4} (reference {sum})",
         &biases[..4]
@@ -176,17 +197,17 @@ fn golden_fit_on_train0() {
         (&[0.22, 0.693333, 0.16, 0.313333], 5012.258),
         (&[], 4980.350),
     ];
-    let mut moved = 0;
+    let mut tie_prone = 0;
     for (i, (prefix, sum)) in expected.iter().enumerate() {
         let local = fitted.transform_series(train.series(i)).unwrap();
         let row = reference_order(&plan, &fitted.selection, &local).unwrap();
         let ties = near_ties(&plan, &biases, train.series(i));
-        moved += check_row(&format!("golden TRAIN[{i}]"), &row, &ties, prefix, *sum).moved_bound;
+        tie_prone += check_row(&format!("golden TRAIN[{i}]"), &row, &ties, prefix, *sum);
     }
     println!(
-        "golden: ≤ {moved} of {} features ({:.3} %) can differ from the reference by a tie",
+        "golden: {tie_prone} of {} features ({:.3} %) are tie-prone; none moved",
         3 * plan.num_features(),
-        100.0 * moved as f64 / (3 * plan.num_features()) as f64
+        100.0 * tie_prone as f64 / (3 * plan.num_features()) as f64
     );
 }
 
@@ -220,5 +241,4 @@ fn full_fit_seed0() {
         &features[f..2 * f],
         &fitted.transform_series(test.series(1)).unwrap()[..]
     );
-    let _ = NUM_KERNELS;
 }

@@ -45,7 +45,7 @@ pub fn channel_stride(plan: &MiniRocketPlan) -> usize {
 /// one count and `min(n_channels, 9)` index slots per selected block.
 pub fn channel_buffer_lens(plan: &MiniRocketPlan, sel: &BlockSelection) -> (usize, usize) {
     let blocks = sel.num_blocks(plan);
-    (blocks, blocks * channel_stride(plan))
+    (blocks, blocks.saturating_mul(channel_stride(plan)))
 }
 
 /// A channel-subset buffer holds an impossible subset.

@@ -3,7 +3,7 @@
 
 use super::channels::{self, channel_buffer_lens, channel_stride};
 use super::conv;
-use super::kernels::{KERNEL_INDICES, NUM_KERNELS};
+use super::kernels::KERNEL_INDICES;
 use super::picks::ExamplePicker;
 use super::plan::MiniRocketPlan;
 use super::quantiles::{interpolated, quantile};
@@ -125,12 +125,11 @@ pub fn fit<T: ConvInput>(
         let f_j = f_j as usize;
         let pad = 4 * d;
         let xp = &mut xp_buf[..l + 2 * pad];
-        for k in 0..NUM_KERNELS {
+        for (k, &idx) in KERNEL_INDICES.iter().enumerate() {
             let example = picker.pick(train.n_series());
             let Some(lb) = sel.local_block(plan, j, k) else {
                 continue;
             };
-            let idx = KERNEL_INDICES[k];
             let count = channel_counts[lb] as usize;
             for (i, &ch) in channel_indices[lb * stride..lb * stride + count]
                 .iter()

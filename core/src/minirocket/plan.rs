@@ -52,6 +52,9 @@ pub struct MiniRocketPlan {
     dilations: [u32; MAX_DILATIONS],
     features_per_dilation: [u32; MAX_DILATIONS],
     count: usize,
+    /// Prefix sums of `features_per_dilation` (`[j]` = `Σ_{j' < j} f_j'`),
+    /// cached because the transform needs them per block.
+    feature_offsets: [usize; MAX_DILATIONS + 1],
 }
 
 impl MiniRocketPlan {
@@ -127,12 +130,18 @@ impl MiniRocketPlan {
             i = (i + 1) % count;
         }
 
+        let mut feature_offsets = [0usize; MAX_DILATIONS + 1];
+        for j in 0..MAX_DILATIONS {
+            feature_offsets[j + 1] = feature_offsets[j] + features_per_dilation[j] as usize;
+        }
+
         Ok(Self {
             length,
             n_channels,
             dilations,
             features_per_dilation,
             count,
+            feature_offsets,
         })
     }
 
@@ -173,10 +182,7 @@ impl MiniRocketPlan {
 
     /// Features per kernel over all dilations, `Σ_j f_j`.
     pub fn features_per_kernel(&self) -> usize {
-        self.features_per_dilation()
-            .iter()
-            .map(|&f| f as usize)
-            .sum()
+        self.feature_offsets[self.count]
     }
 
     /// Total features, `84 · Σ_j f_j` (9,996 for the default 10,000).
@@ -193,10 +199,7 @@ impl MiniRocketPlan {
     /// `Σ_{j' < j} f_j'`: where dilation `j`'s features start inside one
     /// kernel's features (`j` may equal `n_dilations()`).
     pub fn dilation_feature_offset(&self, j: usize) -> usize {
-        self.features_per_dilation[..j.min(self.count)]
-            .iter()
-            .map(|&f| f as usize)
-            .sum()
+        self.feature_offsets[j.min(self.count)]
     }
 
     /// First reference-order feature index of block `(j, k)`.

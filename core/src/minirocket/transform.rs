@@ -69,13 +69,19 @@ pub(crate) fn at_least(
 
 /// Length of one padded channel buffer (`L + 8·max dilation`).
 pub(crate) fn padded_len(plan: &MiniRocketPlan) -> usize {
+    // 8·d_max ≤ L − 1 and L ≤ 2^24: no overflow.
     plan.length() + 8 * plan.max_dilation()
 }
 
 /// Scratch [`transform`] needs, in elements of `T::Acc`: per channel a padded
-/// `3·x` (`L + 8·d_max`) and its nine-tap sums (`L`), plus one output row (`L`).
+/// `3·x` (`L + 8·d_max`) and its nine-tap sums (`L`), plus a kernel-pair
+/// partial sum (`L`) and one output row (`L`).
 pub fn transform_scratch_len(plan: &MiniRocketPlan) -> usize {
-    plan.n_channels() * (padded_len(plan) + plan.length()) + plan.length()
+    // Saturating: on a 32-bit target an absurd plan must fail the length
+    // check, not overflow.
+    plan.n_channels()
+        .saturating_mul(padded_len(plan) + plan.length())
+        .saturating_add(2 * plan.length())
 }
 
 /// PPV features of one series for the blocks `sel` selects, in `sel`'s local
@@ -106,7 +112,11 @@ pub fn transform<T: ConvInput>(
     exact("out", out.len(), n_features)?;
     exact("channel_counts", channel_counts.len(), n_counts)?;
     exact("channel_indices", channel_indices.len(), n_indices)?;
-    exact("series", series.len(), plan.n_channels() * plan.length())?;
+    exact(
+        "series",
+        series.len(),
+        plan.n_channels().saturating_mul(plan.length()),
+    )?;
     at_least("scratch", scratch.len(), transform_scratch_len(plan))?;
     if !plan.is_univariate() {
         channels::validate(plan, channel_counts, channel_indices)?;
@@ -142,7 +152,8 @@ fn transform_unchecked<T: ConvInput>(
     let chan_len = plen_max + l;
     let stride = channel_stride(plan);
     let (per_channel, rest) = scratch.split_at_mut(n_ch * chan_len);
-    let c_buf = &mut rest[..l];
+    let (c_buf, rest) = rest.split_at_mut(l);
+    let p_buf = &mut rest[..l];
 
     for (j, (&d, &f_j)) in plan
         .dilations()
@@ -169,6 +180,8 @@ fn transform_unchecked<T: ConvInput>(
             conv::times_three::<T>(&mut g[pad..pad + l]);
         }
 
+        // The (i0, i1) pair whose partial sum p_buf holds.
+        let mut pair = None;
         for k in kernels {
             let idx = KERNEL_INDICES[k];
             // Padding alternation: odd (j + k) uses only outputs that touch no padding.
@@ -180,7 +193,11 @@ fn transform_unchecked<T: ConvInput>(
             let c = &mut c_buf[..hi - lo];
             if plan.is_univariate() {
                 let (g, s) = per_channel[..chan_len].split_at(plen_max);
-                conv::kernel_conv(g, s, d, idx, lo, c);
+                if pair != Some((idx[0], idx[1])) {
+                    conv::pair_partial(g, s, d, idx[0], idx[1], p_buf);
+                    pair = Some((idx[0], idx[1]));
+                }
+                conv::add_third_tap(g, p_buf, d, idx[2], lo, c);
             } else {
                 let lb = sel.local_block(plan, j, k).unwrap_or(0);
                 let count = channel_counts[lb] as usize;
