@@ -120,7 +120,8 @@ fn report(c: &Case) {
     let xs32: Vec<&[f32]> = c.series32.iter().map(|s| &s[..]).collect();
 
     let ours32 = rate(&xs32, budget, |x| {
-        k32.transform(black_box(x), &mut scratch32, &mut out).unwrap();
+        k32.transform(black_box(x), &mut scratch32, &mut out)
+            .unwrap();
         black_box(&out);
     });
     let naive32 = rate(&xs32, budget, |x| {
@@ -132,7 +133,8 @@ fn report(c: &Case) {
     let ours8 = rate(&xs32, budget, |_| {
         let x = &c.series8[i % c.series8.len()];
         i += 1;
-        k8.transform(black_box(&x[..]), &mut scratch8, &mut out).unwrap();
+        k8.transform(black_box(&x[..]), &mut scratch8, &mut out)
+            .unwrap();
         black_box(&out);
     });
     let naive8 = rate(&xs32, budget, |_| {
@@ -144,7 +146,8 @@ fn report(c: &Case) {
 
     // The baseline sums in another order: its features may differ by ties.
     let mut ours = vec![0.0; f];
-    k32.transform(&c.series32[0], &mut scratch32, &mut ours).unwrap();
+    k32.transform(&c.series32[0], &mut scratch32, &mut ours)
+        .unwrap();
     naive_transform(&c.model32, &c.series32[0], &mut cbuf, &mut out);
     let differ = ours.iter().zip(&out).filter(|(a, b)| a != b).count();
 

@@ -67,6 +67,8 @@ pub fn fit_acc_scratch_len(plan: &MiniRocketPlan) -> usize {
 /// `sel.num_features(plan)` values, `channel_counts`/`channel_indices` the
 /// lengths of [`channel_buffer_lens`], `scratch_acc` at least
 /// [`fit_acc_scratch_len`], `scratch_f32` at least [`fit_scratch_len`].
+///
+/// Besides the buffers, the MT19937 state (2.5 KiB) lives on the stack.
 #[allow(clippy::too_many_arguments)] // the no-alloc API passes every buffer
 pub fn fit<T: ConvInput>(
     plan: &MiniRocketPlan,

@@ -204,7 +204,8 @@ fn transform_unchecked<T: ConvInput>(
                 let subset = &channel_indices[lb * stride..lb * stride + count];
                 for (i, &ch) in subset.iter().enumerate() {
                     let ch = ch as usize;
-                    let (g, s) = per_channel[ch * chan_len..(ch + 1) * chan_len].split_at(plen_max);
+                    let buf = &per_channel[ch * chan_len..(ch + 1) * chan_len];
+                    let (g, s) = buf.split_at(plen_max);
                     if i == 0 {
                         conv::kernel_conv(g, s, d, idx, lo, c);
                     } else {
@@ -216,9 +217,10 @@ fn transform_unchecked<T: ConvInput>(
             let off = sel.local_offset(plan, j, k).unwrap_or(0);
             let positions = (hi - lo) as f32;
             for (o, &b) in out[off..off + f_j].iter_mut().zip(&biases[off..off + f_j]) {
-                // count / positions in f32 equals the reference's f64 mean
-                // rounded to f32: both are exact integers below 2^24, so the
-                // quotient cannot sit on an f32 rounding boundary.
+                // The reference rounds count/positions to f64, then to f32.
+                // Dividing in f32 directly gives the same value: with both
+                // integers below 2^24 the quotient is never within an f64
+                // rounding of an f32 tie, so double rounding cannot differ.
                 *o = conv::count_above::<T>(c, b) as f32 / positions;
             }
         }
