@@ -178,6 +178,34 @@ proptest! {
         prop_assert_eq!(got, want);
     }
 
+    /// Random contiguous kernel splits (uneven, some empty) also reassemble
+    /// the one-device features exactly, unit by unit.
+    #[test]
+    fn random_kernel_splits(
+        (n, ch, len, data) in int_dataset(40),
+        mut cuts in proptest::collection::vec(0usize..=84, 0..12),
+        seed in any::<u32>(),
+    ) {
+        let data = to_f32(&data);
+        let plan = MiniRocketPlan::new(len, ch, 1_000).unwrap();
+        let view = SeriesView::new(&data, n, ch, len).unwrap();
+        let one = fit_selection(&plan, &BlockSelection::all(), view, seed).unwrap();
+        let want = one.transform_series(view.series(n - 1)).unwrap();
+        cuts.extend([0, 84]);
+        cuts.sort_unstable();
+        let mut got = Vec::new();
+        for w in cuts.windows(2) {
+            let sel = BlockSelection::Kernels { start: w[0], end: w[1] };
+            let part = fit_selection(&plan, &sel, view, seed).unwrap();
+            let local = part.transform_series(view.series(n - 1)).unwrap();
+            // Kernel-major layouts concatenate: each kernel is one unit.
+            for u in 0..sel.num_units(&plan) {
+                got.extend_from_slice(&local[sel.unit_range(&plan, u)]);
+            }
+        }
+        prop_assert_eq!(got, want);
+    }
+
     /// Arbitrary block ranges (`Blocks`) agree with the one-device fit too.
     #[test]
     fn block_ranges_match(
