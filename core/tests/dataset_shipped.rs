@@ -1,4 +1,5 @@
 //! Every dataset shipped in `data/` loads, with the shapes and values the files hold.
+#![cfg(feature = "std")]
 
 use std::path::PathBuf;
 

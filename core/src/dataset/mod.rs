@@ -10,7 +10,7 @@
 //! `.tsv`, `.csv`, none) by content: a first non-blank line starting with
 //! `%` or `@relation` is ARFF, one starting with `#` or `@` is `.ts`, anything
 //! else is UCR label-first text (comma- or whitespace-separated, detected per
-//! file). See the [`ts`], [`ucr`] and [`arff`] module docs.
+//! file). The format modules' docs (`ts.rs`, `ucr.rs`, `arff.rs`) show each layout.
 //!
 //! # Values
 //!
@@ -22,7 +22,7 @@
 //! # Padding
 //!
 //! Series may differ in length (between series, and between the channels of
-//! one `.ts`/`.arff` series). Every channel is **zero-padded at the end** to
+//! one `.ts` series). Every channel is **zero-padded at the end** to
 //! the dataset's longest channel, as aeon's `Padder` with `fill_value=0`
 //! does; [`Dataset::lengths`] keeps each series' original length (its longest
 //! channel), so the padding can be told apart from real zeros. [`load_split`]

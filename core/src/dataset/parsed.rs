@@ -41,14 +41,23 @@ pub(crate) struct ClassList {
     pub names: Vec<String>,
     /// e.g. "declared by `@classLabel` on line 18 of x.ts".
     pub origin: String,
+    /// Class text → index into `names` (a file may have many series per class).
+    index: BTreeMap<String, usize>,
 }
 
 impl ClassList {
     /// Sorted, deduplicated class list from label texts.
     pub fn new<'a>(labels: impl IntoIterator<Item = &'a str>, origin: String) -> Self {
+        let names = sort_classes(labels);
+        let index = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i))
+            .collect();
         Self {
-            names: sort_classes(labels),
+            names,
             origin,
+            index,
         }
     }
 
@@ -70,7 +79,7 @@ impl ClassList {
 
     /// True if `label` is one of the classes.
     pub fn contains(&self, label: &str) -> bool {
-        self.names.iter().any(|n| n == label)
+        self.index.contains_key(label)
     }
 }
 
@@ -170,17 +179,11 @@ impl Parsed {
                 count: classes.names.len(),
             });
         }
-        let index: BTreeMap<&str, u16> = classes
-            .names
-            .iter()
-            .enumerate()
-            // Bounded by the check above.
-            .map(|(i, n)| (n.as_str(), i as u16))
-            .collect();
         let text_to_class: Vec<Option<u16>> = self
             .label_texts
             .iter()
-            .map(|t| index.get(t.as_str()).copied())
+            // Bounded by the check above.
+            .map(|t| classes.index.get(t.as_str()).map(|&i| i as u16))
             .collect();
         let mut labels = Vec::with_capacity(self.label_ids.len());
         for (i, &id) in self.label_ids.iter().enumerate() {
