@@ -11,7 +11,10 @@ use rocknet_coordinator::report::TrainReport;
 use rocknet_coordinator::train::{self, TrainOptions};
 
 #[derive(Parser, Debug)]
-#[command(version, about = "Distributed MiniRocket training on emulated low-power radio clusters")]
+#[command(
+    version,
+    about = "Distributed MiniRocket training on emulated low-power radio clusters"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -126,8 +129,10 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
     };
     say(&header);
     let bar = ProgressBar::new(t.epochs as u64).with_style(
-        ProgressStyle::with_template("{bar:40} epoch {pos}/{len} {msg} [{elapsed_precise}, eta {eta}]")
-            .expect("static template"),
+        ProgressStyle::with_template(
+            "{bar:40} epoch {pos}/{len} {msg} [{elapsed_precise}, eta {eta}]",
+        )
+        .expect("static template"),
     );
     let mut on_epoch = |r: &train::EpochRecord| {
         bar.inc(1);

@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use rocknet_core::classifier::{DeviceModel, DeviceBuffers, LogitTotals};
+use rocknet_core::classifier::{DeviceBuffers, DeviceModel, LogitTotals};
 use rocknet_core::memory::MemoryFootprint;
 use rocknet_core::rng::{Purpose, keyed_rng, shuffle};
 use rocknet_core::series::{ConvInput, SeriesView};
@@ -32,7 +32,7 @@ pub struct EpochRecord {
 }
 
 /// One device's figures.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone)]
 pub struct DeviceSummary {
     /// Device index (0 holds the class biases).
     pub device: usize,
@@ -183,7 +183,10 @@ fn run<T: ConvInput>(
     let mut order: Vec<usize> = (0..exp.train.len()).collect();
     for epoch in 1..=epochs {
         order.sort_unstable();
-        shuffle(&mut order, &mut keyed_rng(seed, Purpose::Shuffle, epoch as u64, 0));
+        shuffle(
+            &mut order,
+            &mut keyed_rng(seed, Purpose::Shuffle, epoch as u64, 0),
+        );
         let (mut loss_sum, mut correct) = (0.0f64, 0usize);
         for (pos, &s) in order.iter().enumerate() {
             train_cache.load(&mut devices, s)?;

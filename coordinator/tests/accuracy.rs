@@ -27,7 +27,10 @@ fn check(config: &str, floor: f64) {
     let f32_adam = accuracy(config, OptimizerSetting::Adam, InputSetting::F32);
     let int8_qadam = accuracy(config, OptimizerSetting::Qadam, InputSetting::Int8);
     println!("{config}: f32+Adam {f32_adam:.4}, int8+QAdam {int8_qadam:.4}");
-    assert!(f32_adam >= floor, "{config}: f32+Adam {f32_adam:.4} < {floor}");
+    assert!(
+        f32_adam >= floor,
+        "{config}: f32+Adam {f32_adam:.4} < {floor}"
+    );
     assert!(
         int8_qadam >= f32_adam - 0.03,
         "{config}: int8+QAdam {int8_qadam:.4} more than 3 points below f32+Adam {f32_adam:.4}"

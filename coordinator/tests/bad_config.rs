@@ -29,7 +29,10 @@ fn fails_with(name: &str, body: &str, expect: &[&str]) {
     let (ok, _out, err) = common::rocknet(&["train", p.to_str().unwrap()]);
     assert!(!ok, "{name}: should fail");
     for e in expect {
-        assert!(err.contains(e), "{name}: error should mention {e:?}:\n{err}");
+        assert!(
+            err.contains(e),
+            "{name}: error should mention {e:?}:\n{err}"
+        );
     }
     assert!(!err.contains("panicked"), "{name}: panicked:\n{err}");
 }
@@ -44,17 +47,29 @@ fn a_good_config_trains() {
 
 #[test]
 fn unknown_field_is_named() {
-    fails_with("unknown", &GOOD.replace("epochs = 1", "epochs = 1\nepochz = 3"), &["epochz"]);
+    fails_with(
+        "unknown",
+        &GOOD.replace("epochs = 1", "epochs = 1\nepochz = 3"),
+        &["epochz"],
+    );
 }
 
 #[test]
 fn zero_epochs_is_named() {
-    fails_with("zero", &GOOD.replace("epochs = 1", "epochs = 0"), &["training.epochs"]);
+    fails_with(
+        "zero",
+        &GOOD.replace("epochs = 1", "epochs = 0"),
+        &["training.epochs"],
+    );
 }
 
 #[test]
 fn wrong_type_is_named() {
-    fails_with("type", &GOOD.replace("devices = 2", "devices = \"many\""), &["devices"]);
+    fails_with(
+        "type",
+        &GOOD.replace("devices = 2", "devices = \"many\""),
+        &["devices"],
+    );
 }
 
 #[test]
@@ -109,7 +124,11 @@ fn environment_overrides_apply() {
         .env("ROCKNET__TRAINING__DEVICES", "3")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["devices"], 3);
 }

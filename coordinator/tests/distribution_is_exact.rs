@@ -22,7 +22,10 @@ fn assert_same(a: &serde_json::Value, b: &serde_json::Value) {
     assert_eq!(a["weights_hash"], b["weights_hash"], "weights differ");
     assert_eq!(a["predictions"], b["predictions"], "predictions differ");
     assert_eq!(a["accuracy"], b["accuracy"]);
-    assert_eq!(a["history"], b["history"], "per-epoch losses/accuracies differ");
+    assert_eq!(
+        a["history"], b["history"],
+        "per-epoch losses/accuracies differ"
+    );
     assert_eq!(a["saturated_logits"], 0);
 }
 

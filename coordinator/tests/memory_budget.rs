@@ -15,16 +15,9 @@ fn largest(devices: usize, optimizer: OptimizerKind, input: InputKind) -> (usize
     let part = PartitionPlan::new(plan, devices).unwrap();
     (0..devices)
         .map(|d| {
-            let spec = DeviceSpec::for_device(
-                &part,
-                d,
-                14,
-                optimizer,
-                AdamConfig::default(),
-                input,
-                0,
-            )
-            .unwrap();
+            let spec =
+                DeviceSpec::for_device(&part, d, 14, optimizer, AdamConfig::default(), input, 0)
+                    .unwrap();
             (MemoryFootprint::of(&spec).total().0, spec.num_features())
         })
         .max()

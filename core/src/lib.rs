@@ -16,6 +16,8 @@ extern crate alloc;
 extern crate std;
 
 pub mod classifier;
+#[cfg(feature = "std")]
+pub mod dataset;
 pub mod memory;
 pub mod minirocket;
 pub mod optim;
@@ -23,5 +25,3 @@ pub mod partition;
 pub mod rng;
 pub mod series;
 pub mod storage;
-#[cfg(feature = "std")]
-pub mod dataset;

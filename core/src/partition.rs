@@ -164,9 +164,18 @@ mod tests {
         let m = MiniRocketPlan::new(150, 1, 10_000).unwrap();
         let p = PartitionPlan::new(m, 20).unwrap();
         // 84 = 20·4 + 4: devices 0..4 own 5 kernels, the rest 4.
-        assert_eq!(p.selection(0).unwrap(), BlockSelection::Kernels { start: 0, end: 5 });
-        assert_eq!(p.selection(4).unwrap(), BlockSelection::Kernels { start: 20, end: 24 });
-        assert_eq!(p.selection(19).unwrap(), BlockSelection::Kernels { start: 80, end: 84 });
+        assert_eq!(
+            p.selection(0).unwrap(),
+            BlockSelection::Kernels { start: 0, end: 5 }
+        );
+        assert_eq!(
+            p.selection(4).unwrap(),
+            BlockSelection::Kernels { start: 20, end: 24 }
+        );
+        assert_eq!(
+            p.selection(19).unwrap(),
+            BlockSelection::Kernels { start: 80, end: 84 }
+        );
         let total: usize = (0..20).map(|d| p.device_features(d).unwrap()).sum();
         assert_eq!(total, m.num_features());
         assert!(p.selection(20).is_err());
@@ -176,12 +185,18 @@ mod tests {
     fn beyond_84_devices_split_blocks_and_too_many_is_an_error() {
         let m = MiniRocketPlan::new(150, 1, 10_000).unwrap();
         let p = PartitionPlan::new(m, 100).unwrap();
-        assert!(matches!(p.selection(0).unwrap(), BlockSelection::Blocks { .. }));
+        assert!(matches!(
+            p.selection(0).unwrap(),
+            BlockSelection::Blocks { .. }
+        ));
         let total: usize = (0..100).map(|d| p.device_features(d).unwrap()).sum();
         assert_eq!(total, m.num_features());
         let err = PartitionPlan::new(m, m.num_blocks() + 1).unwrap_err();
         assert!(matches!(err, PartitionError::TooManyDevices { .. }));
-        assert_eq!(PartitionPlan::new(m, 0).unwrap_err(), PartitionError::NoDevices);
+        assert_eq!(
+            PartitionPlan::new(m, 0).unwrap_err(),
+            PartitionError::NoDevices
+        );
     }
 
     #[test]

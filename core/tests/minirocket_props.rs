@@ -6,6 +6,7 @@ use rocknet_core::minirocket::{
     fit_acc_scratch_len, fit_scratch_len, fit_selection, reference_order, transform,
     transform_scratch_len,
 };
+use rocknet_core::partition::PartitionPlan;
 use rocknet_core::series::SeriesView;
 
 /// A training set of small integers (as f32 and as i8): `n × channels × length`.
@@ -157,8 +158,9 @@ proptest! {
         let mut biases = vec![f32::NAN; f];
         let mut got = vec![f32::NAN; n * f];
         let mut total = 0;
+        let partition = PartitionPlan::new(plan, n_devices).unwrap();
         for device in 0..n_devices {
-            let sel = BlockSelection::for_device(&plan, n_devices, device).unwrap();
+            let sel = partition.selection(device).unwrap();
             let part = fit_selection(&plan, &sel, view, seed).unwrap();
             total += sel.num_features(&plan);
             prop_assert_eq!(part.num_features(), sel.num_features(&plan));

@@ -73,7 +73,7 @@ impl DeviceSpec {
 }
 
 /// A device model cannot be built or used as asked.
-#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DeviceError {
     /// A buffer has the wrong length for the spec.
     #[error("buffer `{buffer}` has {got} elements, the spec needs {expected}")]
@@ -221,9 +221,21 @@ impl<T: ConvInput, S: Storage> DeviceModel<T, S> {
         spec.adam.validate()?;
         let l = BufferLens::of(&spec);
         let b = &buffers;
-        check("kernel_biases", b.kernel_biases.as_ref().len(), l.kernel_biases)?;
-        check("channel_counts", b.channel_counts.as_ref().len(), l.channel_counts)?;
-        check("channel_indices", b.channel_indices.as_ref().len(), l.channel_indices)?;
+        check(
+            "kernel_biases",
+            b.kernel_biases.as_ref().len(),
+            l.kernel_biases,
+        )?;
+        check(
+            "channel_counts",
+            b.channel_counts.as_ref().len(),
+            l.channel_counts,
+        )?;
+        check(
+            "channel_indices",
+            b.channel_indices.as_ref().len(),
+            l.channel_indices,
+        )?;
         check("params", b.params.as_ref().len(), l.params)?;
         check("grads", b.grads.as_ref().len(), l.grads)?;
         check("moment1", b.moment1.as_ref().len(), l.moment_f32)?;
@@ -231,10 +243,18 @@ impl<T: ConvInput, S: Storage> DeviceModel<T, S> {
         check("codes1", b.codes1.as_ref().len(), l.moment_codes)?;
         check("codes2", b.codes2.as_ref().len(), l.moment_codes)?;
         check("features", b.features.as_ref().len(), l.features)?;
-        check("transform_scratch", b.transform_scratch.as_ref().len(), l.transform_scratch)?;
+        check(
+            "transform_scratch",
+            b.transform_scratch.as_ref().len(),
+            l.transform_scratch,
+        )?;
         check("fit_scratch", b.fit_scratch.as_ref().len(), l.fit_scratch)?;
         check("sample", b.sample.as_ref().len(), l.sample)?;
-        check("class_scratch", b.class_scratch.as_ref().len(), l.class_scratch)?;
+        check(
+            "class_scratch",
+            b.class_scratch.as_ref().len(),
+            l.class_scratch,
+        )?;
         let mut model = Self {
             spec,
             n_features: l.features,

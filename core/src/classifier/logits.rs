@@ -197,7 +197,11 @@ mod tests {
         // Products that would round differently if summed in f32 first.
         let w = [0.1f32, 1e-4, -0.3333, 7.77, 1e-7, -2.5];
         let f = [0.9f32, 0.01, 0.5, 0.126_666, 1.0, 0.333_333];
-        let all: i64 = w.iter().zip(&f).map(|(&w, &f)| product_to_fixed(w, f)).sum();
+        let all: i64 = w
+            .iter()
+            .zip(&f)
+            .map(|(&w, &f)| product_to_fixed(w, f))
+            .sum();
         let a: i64 = (0..3).map(|i| product_to_fixed(w[i], f[i])).sum();
         let b: i64 = (3..6).map(|i| product_to_fixed(w[i], f[i])).sum();
         let mut t = LogitTotals::new(1);

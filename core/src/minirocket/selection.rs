@@ -66,30 +66,6 @@ impl BlockSelection {
         }
     }
 
-    /// The selection of device `device` of `n_devices` (DESIGN §1.2): kernels
-    /// split contiguously, the first `84 mod N` devices getting one more; with
-    /// more than 84 devices, reference blocks split the same way. `None` if
-    /// `device >= n_devices`.
-    pub fn for_device(plan: &MiniRocketPlan, n_devices: usize, device: usize) -> Option<Self> {
-        if device >= n_devices {
-            return None;
-        }
-        let (total, kernels) = if n_devices <= NUM_KERNELS {
-            (NUM_KERNELS, true)
-        } else {
-            (plan.num_blocks(), false)
-        };
-        let base = total / n_devices;
-        let extra = total % n_devices;
-        let start = device * base + device.min(extra);
-        let end = start + base + usize::from(device < extra);
-        Some(if kernels {
-            Self::Kernels { start, end }
-        } else {
-            Self::Blocks { start, end }
-        })
-    }
-
     /// Checks that the selection fits `plan`.
     pub fn validate(&self, plan: &MiniRocketPlan) -> Result<(), SelectionError> {
         match *self {
