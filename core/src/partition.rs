@@ -121,18 +121,21 @@ impl PartitionPlan {
         Ok(even_split(n, self.devices, device))
     }
 
-    /// The device that owns sample `index` of an `n`-sample set.
-    pub fn owner(&self, n: usize, index: usize) -> usize {
+    /// The device that owns sample `index` of an `n`-sample set (`None` if
+    /// `index >= n`).
+    pub fn owner(&self, n: usize, index: usize) -> Option<usize> {
+        if index >= n {
+            return None;
+        }
         // Inverse of `even_split`: the first `extra` shards are one longer.
         let base = n / self.devices;
         let extra = n % self.devices;
         let long = (base + 1) * extra;
         if index < long {
-            index / (base + 1)
-        } else if base == 0 {
-            self.devices - 1
+            Some(index / (base + 1))
         } else {
-            extra + (index - long) / base
+            // index < n implies base ≥ 1 here.
+            (index - long).checked_div(base).map(|q| extra + q)
         }
     }
 }
@@ -205,9 +208,10 @@ mod tests {
         for devices in 1..40 {
             let p = PartitionPlan::new(m, devices).unwrap();
             for n in 0..120 {
+                assert_eq!(p.owner(n, n), None);
                 for d in 0..devices {
                     for s in p.shard(n, d).unwrap() {
-                        assert_eq!(p.owner(n, s), d, "n={n} devices={devices} s={s}");
+                        assert_eq!(p.owner(n, s), Some(d), "n={n} devices={devices} s={s}");
                     }
                 }
             }

@@ -235,7 +235,6 @@ impl BlockSelection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::vec;
     use std::vec::Vec;
 
     fn plan() -> MiniRocketPlan {
@@ -298,29 +297,24 @@ mod tests {
 
     #[test]
     fn device_split() {
+        use crate::partition::PartitionPlan;
         let p = plan();
-        let sizes: Vec<usize> = (0..20)
-            .map(|i| BlockSelection::for_device(&p, 20, i).unwrap().num_units(&p))
-            .collect();
+        let sel = |n, i| PartitionPlan::new(p, n).unwrap().selection(i);
+        let sizes: Vec<usize> = (0..20).map(|i| sel(20, i).unwrap().num_units(&p)).collect();
         assert_eq!(&sizes[..4], &[5, 5, 5, 5]);
         assert!(sizes[4..].iter().all(|&s| s == 4));
         assert_eq!(
-            BlockSelection::for_device(&p, 85, 0),
-            Some(BlockSelection::Blocks { start: 0, end: 16 })
+            sel(85, 0).unwrap(),
+            BlockSelection::Blocks { start: 0, end: 16 }
         );
-        assert_eq!(BlockSelection::for_device(&p, 3, 3), None);
+        assert!(sel(3, 3).is_err());
         let total: usize = (0..100)
-            .map(|i| {
-                BlockSelection::for_device(&p, 100, i)
-                    .unwrap()
-                    .num_features(&p)
-            })
+            .map(|i| sel(100, i).unwrap().num_features(&p))
             .sum();
         assert_eq!(total, 9_996);
         assert_eq!(
             BlockSelection::Kernels { start: 3, end: 85 }.validate(&p),
             Err(SelectionError::KernelRange { start: 3, end: 85 })
         );
-        let _ = vec![0u8];
     }
 }
