@@ -13,15 +13,15 @@ use serde::{Deserialize, Serialize};
 pub enum ConfigError {
     /// The file cannot be read or parsed, or a field has the wrong type or
     /// name (the `config` crate's message names the key).
-    #[error("{path}: {source}")]
+    #[error("{}: {cause}", path.display())]
     Parse {
         /// The config file.
         path: PathBuf,
-        /// What the parser said.
-        source: config::ConfigError,
+        /// What the parser said (already in the message, so not a `source`).
+        cause: config::ConfigError,
     },
     /// A field has a value outside its domain.
-    #[error("{path}: field `{field}`: {problem}")]
+    #[error("{}: field `{field}`: {problem}", path.display())]
     Invalid {
         /// The config file.
         path: PathBuf,
@@ -181,9 +181,9 @@ impl ExperimentConfig {
     /// Reads `path` (TOML) with `ROCKNET__…` environment overrides, resolves
     /// dataset paths relative to the file, and validates everything.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let parse = |source| ConfigError::Parse {
+        let parse = |cause| ConfigError::Parse {
             path: path.to_path_buf(),
-            source,
+            cause,
         };
         if !path.is_file() {
             return Err(parse(config::ConfigError::NotFound(format!(

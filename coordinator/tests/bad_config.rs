@@ -132,3 +132,70 @@ fn environment_overrides_apply() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["devices"], 3);
 }
+
+#[test]
+fn series_shorter_than_nine_is_an_error() {
+    let dir = std::env::temp_dir().join(format!("rocknet-short-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    let ts = "@problemName Short\n@univariate true\n@classLabel true a b\n@data\n";
+    let body = format!("{ts}1,2,3,4,5:a\n5,4,3,2,1:b\n");
+    fs::write(dir.join("S_TRAIN.ts"), &body).unwrap();
+    fs::write(dir.join("S_TEST.ts"), &body).unwrap();
+    let cfg = GOOD
+        .replace("DATA/GunPoint/GunPoint_TRAIN.ts", "S_TRAIN.ts")
+        .replace("DATA/GunPoint/GunPoint_TEST.ts", "S_TEST.ts");
+    fs::write(dir.join("short.toml"), cfg).unwrap();
+    let (ok, _, err) = common::rocknet(&["train", dir.join("short.toml").to_str().unwrap()]);
+    assert!(!ok);
+    assert!(err.contains("length 5") && err.contains('9'), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn malformed_dataset_is_named_with_its_line() {
+    let dir = std::env::temp_dir().join(format!("rocknet-bad-ds-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    let ts = "@problemName Bad\n@univariate true\n@classLabel true a b\n@data\n";
+    fs::write(
+        dir.join("B_TRAIN.ts"),
+        format!("{ts}1,2,3,4,5,6,7,8,9,10:a\n1,2,3,x,5,6,7,8,9,10:b\n"),
+    )
+    .unwrap();
+    fs::write(dir.join("B_TEST.ts"), format!("{ts}1,2,3,4,5,6,7,8,9,10:a\n")).unwrap();
+    let cfg = GOOD
+        .replace("DATA/GunPoint/GunPoint_TRAIN.ts", "B_TRAIN.ts")
+        .replace("DATA/GunPoint/GunPoint_TEST.ts", "B_TEST.ts");
+    fs::write(dir.join("bad.toml"), cfg).unwrap();
+    let (ok, _, err) = common::rocknet(&["train", dir.join("bad.toml").to_str().unwrap()]);
+    assert!(!ok);
+    assert!(err.contains("B_TRAIN.ts:6"), "{err}");
+    assert!(err.contains("\"x\"") || err.contains("`x`") || err.contains(" x"), "{err}");
+}
+
+#[test]
+fn command_line_overrides_apply() {
+    let cfg = common::config("gunpoint.toml");
+    let data = common::repo().join("data/ItalyPowerDemand");
+    let train = data.join("ItalyPowerDemand_TRAIN.ts");
+    let test = data.join("ItalyPowerDemand_TEST.ts");
+    let v = common::train_json(&[
+        cfg.to_str().unwrap(),
+        "--train",
+        train.to_str().unwrap(),
+        "--test",
+        test.to_str().unwrap(),
+        "--devices",
+        "7",
+        "--epochs",
+        "2",
+        "--seed",
+        "5",
+    ]);
+    assert_eq!(v["length"], 24);
+    assert_eq!(v["devices"], 7);
+    assert_eq!(v["epochs"], 2);
+    assert_eq!(v["seed"], 5);
+    assert_eq!(v["predictions"].as_array().unwrap().len(), 1029);
+    assert_eq!(v["memory"].as_array().unwrap().len(), 7);
+    assert!(v["memory"][0]["memory_bytes"].as_u64().unwrap() > 0);
+}

@@ -496,6 +496,16 @@ impl<T: ConvInput, S: Storage> DeviceModel<T, S> {
         self.b.params.as_ref()
     }
 
+    /// Mutable parameters (restoring a checkpoint, tests).
+    pub fn params_mut(&mut self) -> &mut [f32] {
+        self.b.params.as_mut()
+    }
+
+    /// The gradient accumulated since the last step (sums, not yet averaged).
+    pub fn gradients(&self) -> &[f32] {
+        self.b.grads.as_ref()
+    }
+
     /// The MiniRocket biases of this device's blocks (local layout).
     pub fn kernel_biases(&self) -> &[f32] {
         self.b.kernel_biases.as_ref()
