@@ -5,10 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --bin rocknet -q
-bin=target/release/rocknet
+rocknet() { cargo run --release -q --bin rocknet -- "$@"; }
 configs=("$@")
 [ ${#configs[@]} -gt 0 ] || configs=(configs/gunpoint.toml configs/coffee.toml configs/italypowerdemand.toml configs/arrowhead.toml configs/faceall.toml configs/basicmotions.toml)
-acc() { "$bin" train "$@" --json --eval-every 1000000 2>/dev/null | python3 -c 'import json,sys; r=json.load(sys.stdin); print("%.4f %s %s %s %s" % (r["accuracy"], r["epochs"], r["batch_size"], r["learning_rate"], r["max_device_memory_bytes"]))'; }
+acc() { rocknet train "$@" --json --eval-every 1000000 2>/dev/null | python3 -c 'import json,sys; r=json.load(sys.stdin); print("%.4f %s %s %s %s" % (r["accuracy"], r["epochs"], r["batch_size"], r["learning_rate"], r["max_device_memory_bytes"]))'; }
 printf '| config | epochs | batch | lr | f32 + Adam | int8 + QAdam | largest device, int8 + QAdam (B) |\n|---|---|---|---|---|---|---|\n'
 for c in "${configs[@]}"; do
   read -r a e b lr _ < <(acc "$c")

@@ -4,21 +4,27 @@
 
 use std::path::{Path, PathBuf};
 
-use rocknet_core::optim::{AdamConfig, OptimizerKind};
+use rocknet_core::optim::{AdamConfig, OptimError, OptimizerKind};
 use rocknet_core::series::InputKind;
 use serde::{Deserialize, Serialize};
+
+/// More epochs than anyone would run on these datasets: a typo guard.
+pub const MAX_EPOCHS: usize = 1_000_000;
+
+/// The largest feature count a config may ask for (MiniRocket uses 10k–50k).
+pub const MAX_NUM_FEATURES: usize = 1 << 20;
 
 /// A config that cannot be used, naming the offending field.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file cannot be read or parsed, or a field has the wrong type or
     /// name (the `config` crate's message names the key).
-    #[error("{}: {cause}", path.display())]
+    #[error("{}: {message}", path.display())]
     Parse {
         /// The config file.
         path: PathBuf,
-        /// What the parser said (already in the message, so not a `source`).
-        cause: config::ConfigError,
+        /// What is wrong, naming the key.
+        message: String,
     },
     /// A field has a value outside its domain.
     #[error("{}: field `{field}`: {problem}", path.display())]
@@ -43,7 +49,7 @@ pub struct DatasetSection {
 }
 
 /// Sample encoding on the devices.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum InputSetting {
     /// 32-bit floats.
@@ -51,6 +57,16 @@ pub enum InputSetting {
     F32,
     /// int8 with the training set's max |x| scale.
     Int8,
+}
+
+impl InputSetting {
+    /// The config spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::F32 => "f32",
+            Self::Int8 => "int8",
+        }
+    }
 }
 
 impl From<InputSetting> for InputKind {
@@ -82,7 +98,7 @@ impl Default for ModelSection {
 }
 
 /// Optimizer choice.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum OptimizerSetting {
     /// f32 Adam.
@@ -90,6 +106,16 @@ pub enum OptimizerSetting {
     Adam,
     /// Adam with 8-bit block-wise quantised moments.
     Qadam,
+}
+
+impl OptimizerSetting {
+    /// The config spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Adam => "adam",
+            Self::Qadam => "qadam",
+        }
+    }
 }
 
 impl From<OptimizerSetting> for OptimizerKind {
@@ -123,8 +149,9 @@ pub struct TrainingSection {
     pub epsilon: f32,
     /// Decoupled weight decay.
     pub weight_decay: f32,
-    /// Experiment seed: MiniRocket picks, weight init, shuffling.
-    pub seed: u64,
+    /// Experiment seed: MiniRocket picks (a 32-bit MT19937 seed, as NumPy's),
+    /// weight init, shuffling.
+    pub seed: u32,
 }
 
 impl Default for TrainingSection {
@@ -178,19 +205,23 @@ pub struct ExperimentConfig {
 }
 
 impl ExperimentConfig {
-    /// Reads `path` (TOML) with `ROCKNET__…` environment overrides, resolves
-    /// dataset paths relative to the file, and validates everything.
+    /// Reads `path` (TOML) with `ROCKNET__…` environment overrides and
+    /// resolves dataset paths relative to the file. Types are checked
+    /// strictly (`epochs = 1.5` or `epochs = true` is an error, not a
+    /// rounding); call [`ExperimentConfig::validate`] for the value domains.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let parse = |cause| ConfigError::Parse {
+        let parse = |message: String| ConfigError::Parse {
             path: path.to_path_buf(),
-            cause,
+            message,
         };
         if !path.is_file() {
-            return Err(parse(config::ConfigError::NotFound(format!(
-                "config file {} does not exist",
-                path.display()
-            ))));
+            return Err(parse(if path.exists() {
+                "is not a file".into()
+            } else {
+                "no such config file".into()
+            }));
         }
+        // The `config` crate layers the file and the environment...
         let raw = config::Config::builder()
             .add_source(config::File::from(path).format(config::FileFormat::Toml))
             .add_source(
@@ -200,8 +231,18 @@ impl ExperimentConfig {
                     .try_parsing(true),
             )
             .build()
-            .map_err(parse)?;
-        let mut cfg: ExperimentConfig = raw.try_deserialize().map_err(parse)?;
+            .map_err(|e| parse(e.to_string()))?;
+        let tree: config::Value = raw.try_deserialize().map_err(|e| parse(e.to_string()))?;
+        // ...but its own deserializer converts loosely (1.5 → 2, true → 1),
+        // so the merged tree is deserialized strictly, with the field's path.
+        let json = to_json(&tree);
+        let mut cfg: ExperimentConfig = serde_path_to_error::deserialize(&json).map_err(|e| {
+            let field = e.path().to_string();
+            let origin = origin_of(&tree, &field)
+                .map(|o| format!(" (from {o})"))
+                .unwrap_or_default();
+            parse(format!("field `{field}`{origin}: {}", e.inner()))
+        })?;
         cfg.source = path.to_path_buf();
         let base = path.parent().unwrap_or(Path::new("."));
         cfg.dataset.train = base.join(&cfg.dataset.train);
@@ -236,7 +277,12 @@ impl ExperimentConfig {
             ("dataset.test", &self.dataset.test),
         ] {
             if !p.is_file() {
-                return Err(invalid(field, format!("{} does not exist", p.display())));
+                let what = if p.exists() {
+                    "is not a file"
+                } else {
+                    "does not exist"
+                };
+                return Err(invalid(field, format!("{} {what}", p.display())));
             }
         }
         if self.model.num_features == 0 {
@@ -252,38 +298,69 @@ impl ExperimentConfig {
         if t.batch_size == 0 {
             return Err(invalid("training.batch_size", "must be at least 1".into()));
         }
-        if !(t.learning_rate.is_finite() && t.learning_rate > 0.0) {
+        if t.epochs > MAX_EPOCHS {
             return Err(invalid(
-                "training.learning_rate",
-                format!("must be a positive number, got {}", t.learning_rate),
+                "training.epochs",
+                format!("at most {MAX_EPOCHS}, got {}", t.epochs),
             ));
         }
-        for (field, v) in [("training.beta1", t.beta1), ("training.beta2", t.beta2)] {
-            if !(0.0..1.0).contains(&v) {
-                return Err(invalid(field, format!("must be in [0, 1), got {v}")));
-            }
-        }
-        if !(t.epsilon.is_finite() && t.epsilon > 0.0) {
+        if self.model.num_features > MAX_NUM_FEATURES {
             return Err(invalid(
-                "training.epsilon",
-                format!("must be positive, got {}", t.epsilon),
-            ));
-        }
-        if !(t.weight_decay.is_finite() && t.weight_decay >= 0.0) {
-            return Err(invalid(
-                "training.weight_decay",
-                format!("must be ≥ 0, got {}", t.weight_decay),
-            ));
-        }
-        if t.seed > u32::MAX as u64 {
-            return Err(invalid(
-                "training.seed",
+                "model.num_features",
                 format!(
-                    "must fit in 32 bits (MiniRocket's MT19937 seed), got {}",
-                    t.seed
+                    "at most {MAX_NUM_FEATURES}, got {}",
+                    self.model.num_features
                 ),
+            ));
+        }
+        if let Err(OptimError::InvalidConfig {
+            field,
+            value,
+            requirement,
+        }) = t.adam().validate()
+        {
+            let field = match field {
+                "lr" => "training.learning_rate",
+                "beta1" => "training.beta1",
+                "beta2" => "training.beta2",
+                "eps" => "training.epsilon",
+                _ => "training.weight_decay",
+            };
+            return Err(invalid(
+                field,
+                format!("must be {requirement}, got {value}"),
             ));
         }
         Ok(())
     }
+}
+
+/// The `config` crate's value tree as JSON, keeping each value's kind.
+fn to_json(v: &config::Value) -> serde_json::Value {
+    use config::ValueKind as K;
+    use serde_json::Value as J;
+    match &v.kind {
+        K::Nil => J::Null,
+        K::Boolean(b) => J::Bool(*b),
+        K::I64(i) => J::from(*i),
+        K::I128(i) => i64::try_from(*i).map_or_else(|_| J::String(i.to_string()), J::from),
+        K::U64(u) => J::from(*u),
+        K::U128(u) => u64::try_from(*u).map_or_else(|_| J::String(u.to_string()), J::from),
+        K::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+        K::String(s) => J::String(s.clone()),
+        K::Table(t) => J::Object(t.iter().map(|(k, v)| (k.clone(), to_json(v))).collect()),
+        K::Array(a) => J::Array(a.iter().map(to_json).collect()),
+    }
+}
+
+/// Where the value at a dotted `path` came from (the file or the environment).
+fn origin_of(tree: &config::Value, path: &str) -> Option<String> {
+    let mut v = tree;
+    for key in path.split('.') {
+        match &v.kind {
+            config::ValueKind::Table(t) => v = t.get(key)?,
+            _ => return None,
+        }
+    }
+    v.origin().map(str::to_owned)
 }

@@ -39,6 +39,20 @@ impl Experiment {
                 test.len()
             );
         }
+        // Padding would hide a too-short series; MiniRocket's kernel spans 9.
+        for (set, path) in [
+            (&train, &config.dataset.train),
+            (&test, &config.dataset.test),
+        ] {
+            if let Some((i, &len)) = set.lengths.iter().enumerate().find(|(_, l)| **l < 9) {
+                bail!(
+                    "{}: series {} (data row {}) has length {len}; MiniRocket needs series of at least 9 values",
+                    path.display(),
+                    i,
+                    i + 1
+                );
+            }
+        }
         if train.n_classes() < 2 || train.n_classes() > MAX_CLASSES {
             bail!(
                 "{}: {} classes; rocknet supports 2..={MAX_CLASSES}",

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
-use rocknet_coordinator::config::ExperimentConfig;
+use rocknet_coordinator::config::{ExperimentConfig, InputSetting, OptimizerSetting};
 use rocknet_coordinator::experiment::Experiment;
 use rocknet_coordinator::report::TrainReport;
 use rocknet_coordinator::train::{self, TrainOptions};
@@ -44,13 +44,13 @@ struct TrainArgs {
     epochs: Option<usize>,
     /// Override the seed.
     #[arg(long)]
-    seed: Option<u64>,
-    /// Override the optimizer (adam, qadam).
-    #[arg(long, value_parser = ["adam", "qadam"])]
-    optimizer: Option<String>,
-    /// Override the input encoding (f32, int8).
-    #[arg(long, value_parser = ["f32", "int8"])]
-    input: Option<String>,
+    seed: Option<u32>,
+    /// Override the optimizer.
+    #[arg(long, value_enum)]
+    optimizer: Option<OptimizerSetting>,
+    /// Override the input encoding.
+    #[arg(long, value_enum)]
+    input: Option<InputSetting>,
     /// Evaluate on the test set every N epochs (the last epoch always is).
     #[arg(long, default_value_t = 1)]
     eval_every: usize,
@@ -81,19 +81,11 @@ fn apply_overrides(cfg: &mut ExperimentConfig, a: &TrainArgs) {
     if let Some(s) = a.seed {
         cfg.training.seed = s;
     }
-    if let Some(o) = &a.optimizer {
-        cfg.training.optimizer = if o == "qadam" {
-            rocknet_coordinator::config::OptimizerSetting::Qadam
-        } else {
-            rocknet_coordinator::config::OptimizerSetting::Adam
-        };
+    if let Some(o) = a.optimizer {
+        cfg.training.optimizer = o;
     }
-    if let Some(i) = &a.input {
-        cfg.model.input = if i == "int8" {
-            rocknet_coordinator::config::InputSetting::Int8
-        } else {
-            rocknet_coordinator::config::InputSetting::F32
-        };
+    if let Some(i) = a.input {
+        cfg.model.input = i;
     }
 }
 
@@ -103,7 +95,7 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
     let exp = Experiment::prepare(cfg)?;
     let t = &exp.config.training;
     let header = format!(
-        "{}: {} train / {} test series, length {}, {} channel(s), {} classes; {} features over {} device(s); {} epochs, batch {}, {:?}, {:?} input, seed {}",
+        "{}: {} train / {} test series, length {}, {} channel(s), {} classes; {} features over {} device(s); {} epochs, batch {}, {}, {} input, seed {}",
         exp.config.name,
         exp.train.len(),
         exp.test.len(),
@@ -114,8 +106,8 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
         exp.partition.devices(),
         t.epochs,
         exp.batch_size(),
-        t.optimizer,
-        exp.config.model.input,
+        t.optimizer.as_str(),
+        exp.config.model.input.as_str(),
         t.seed,
     );
     let json = args.json;

@@ -42,7 +42,7 @@ pub struct TrainReport {
     /// Dataset files.
     pub test_file: String,
     /// Seed.
-    pub seed: u64,
+    pub seed: u32,
     /// Devices.
     pub devices: usize,
     /// Epochs trained.
@@ -94,8 +94,8 @@ impl TrainReport {
             devices: exp.partition.devices(),
             epochs: t.epochs,
             batch_size: exp.batch_size(),
-            optimizer: format!("{:?}", t.optimizer).to_lowercase(),
-            input: format!("{:?}", exp.config.model.input).to_lowercase(),
+            optimizer: t.optimizer.as_str().into(),
+            input: exp.config.model.input.as_str().into(),
             learning_rate: t.learning_rate,
             num_features: exp.partition.model().num_features(),
             n_classes: exp.n_classes(),

@@ -178,14 +178,14 @@ fn run<T: ConvInput>(
     let seed = exp.config.training.seed;
     let epochs = exp.config.training.epochs;
     let mut saturated = 0u64;
-    let mut records = Vec::with_capacity(epochs);
+    let mut records = Vec::new();
     let mut predictions = vec![0u16; exp.test.len()];
     let mut order: Vec<usize> = (0..exp.train.len()).collect();
     for epoch in 1..=epochs {
         order.sort_unstable();
         shuffle(
             &mut order,
-            &mut keyed_rng(seed, Purpose::Shuffle, epoch as u64, 0),
+            &mut keyed_rng(seed as u64, Purpose::Shuffle, epoch as u64, 0),
         );
         let (mut loss_sum, mut correct) = (0.0f64, 0usize);
         for (pos, &s) in order.iter().enumerate() {

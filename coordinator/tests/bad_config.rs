@@ -161,7 +161,11 @@ fn malformed_dataset_is_named_with_its_line() {
         format!("{ts}1,2,3,4,5,6,7,8,9,10:a\n1,2,3,x,5,6,7,8,9,10:b\n"),
     )
     .unwrap();
-    fs::write(dir.join("B_TEST.ts"), format!("{ts}1,2,3,4,5,6,7,8,9,10:a\n")).unwrap();
+    fs::write(
+        dir.join("B_TEST.ts"),
+        format!("{ts}1,2,3,4,5,6,7,8,9,10:a\n"),
+    )
+    .unwrap();
     let cfg = GOOD
         .replace("DATA/GunPoint/GunPoint_TRAIN.ts", "B_TRAIN.ts")
         .replace("DATA/GunPoint/GunPoint_TEST.ts", "B_TEST.ts");
@@ -169,7 +173,10 @@ fn malformed_dataset_is_named_with_its_line() {
     let (ok, _, err) = common::rocknet(&["train", dir.join("bad.toml").to_str().unwrap()]);
     assert!(!ok);
     assert!(err.contains("B_TRAIN.ts:6"), "{err}");
-    assert!(err.contains("\"x\"") || err.contains("`x`") || err.contains(" x"), "{err}");
+    assert!(
+        err.contains("\"x\"") || err.contains("`x`") || err.contains(" x"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -198,4 +205,75 @@ fn command_line_overrides_apply() {
     assert_eq!(v["predictions"].as_array().unwrap().len(), 1029);
     assert_eq!(v["memory"].as_array().unwrap().len(), 7);
     assert!(v["memory"][0]["memory_bytes"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn types_are_strict() {
+    fails_with(
+        "frac",
+        &GOOD.replace("epochs = 1", "epochs = 1.5"),
+        &["training.epochs", "1.5"],
+    );
+    fails_with(
+        "bool",
+        &GOOD.replace("epochs = 1", "epochs = true"),
+        &["training.epochs"],
+    );
+    fails_with(
+        "seed",
+        &GOOD.replace("epochs = 1", "epochs = 1\nseed = 1.9"),
+        &["training.seed"],
+    );
+}
+
+#[test]
+fn absurd_sizes_are_rejected_up_front() {
+    fails_with(
+        "ep",
+        &GOOD.replace("epochs = 1", "epochs = 1000000000000"),
+        &["training.epochs"],
+    );
+    // Beyond TOML's i64 the parser itself refuses: still an error, no panic.
+    fails_with(
+        "ep64",
+        &GOOD.replace("epochs = 1", "epochs = 18446744073709551615"),
+        &["too large"],
+    );
+    fails_with(
+        "nf",
+        &GOOD.replace(
+            "[training]",
+            "[model]\nnum_features = 4611686018427387904\n[training]",
+        ),
+        &["model.num_features"],
+    );
+    fails_with(
+        "wd",
+        &GOOD.replace(
+            "epochs = 1",
+            "epochs = 1\nlearning_rate = 2.0\nweight_decay = 1.0",
+        ),
+        &["training.weight_decay"],
+    );
+}
+
+#[test]
+fn a_short_series_among_long_ones_is_named() {
+    let dir = std::env::temp_dir().join(format!("rocknet-mixed-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    let ts =
+        "@problemName Mixed\n@univariate true\n@equalLength false\n@classLabel true a b\n@data\n";
+    let body = format!("{ts}1,2,3,4,5,6,7,8,9,10:a\n1,2,3:b\n");
+    fs::write(dir.join("M_TRAIN.ts"), &body).unwrap();
+    fs::write(dir.join("M_TEST.ts"), &body).unwrap();
+    let cfg = GOOD
+        .replace("DATA/GunPoint/GunPoint_TRAIN.ts", "M_TRAIN.ts")
+        .replace("DATA/GunPoint/GunPoint_TEST.ts", "M_TEST.ts");
+    fs::write(dir.join("mixed.toml"), cfg).unwrap();
+    let (ok, _, err) = common::rocknet(&["train", dir.join("mixed.toml").to_str().unwrap()]);
+    assert!(!ok);
+    assert!(
+        err.contains("M_TRAIN.ts") && err.contains("length 3"),
+        "{err}"
+    );
 }

@@ -136,7 +136,7 @@ impl MemoryFootprint {
             channel_subsets: Bytes(l.channel_counts + l.channel_indices * 2),
             weights: Bytes(l.params * 4),
             gradients: Bytes(l.grads * 4),
-            optimizer_state: Bytes(l.moment_f32 * 2 * 4 + l.moment_codes * 2),
+            optimizer_state: Bytes(spec.optimizer.state_bytes(l.params, l.optimizer_blocks)),
             features: Bytes(l.features * 4),
             transform_scratch: Bytes(l.transform_scratch * acc),
             fit_scratch: Bytes(l.fit_scratch * 4),

@@ -36,9 +36,12 @@ pub enum PartitionError {
 }
 
 /// Splits `0..total` into `parts` contiguous ranges as evenly as possible; the
-/// first `total mod parts` ranges get one more element.
+/// first `total mod parts` ranges get one more element. Range `index` of the
+/// split (empty when `parts == 0` or `index >= parts`).
 pub fn even_split(total: usize, parts: usize, index: usize) -> Range<usize> {
-    debug_assert!(parts > 0 && index < parts);
+    if index >= parts {
+        return total..total;
+    }
     let base = total / parts;
     let extra = total % parts;
     let start = index * base + index.min(extra);

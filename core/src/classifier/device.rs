@@ -39,8 +39,9 @@ pub struct DeviceSpec {
     pub adam: AdamConfig,
     /// Sample encoding.
     pub input: InputKind,
-    /// Experiment seed (weight init, MiniRocket picks).
-    pub seed: u64,
+    /// Experiment seed (MiniRocket picks use it as NumPy's 32-bit MT19937
+    /// seed; weight init keys a ChaCha stream with it).
+    pub seed: u32,
 }
 
 impl DeviceSpec {
@@ -52,7 +53,7 @@ impl DeviceSpec {
         optimizer: OptimizerKind,
         adam: AdamConfig,
         input: InputKind,
-        seed: u64,
+        seed: u32,
     ) -> Result<Self, PartitionError> {
         Ok(Self {
             model: *partition.model(),
@@ -281,7 +282,7 @@ impl<T: ConvInput, S: Storage> DeviceModel<T, S> {
                     continue;
                 };
                 let block = (j * minirocket::NUM_KERNELS + k) as u64;
-                let mut rng = keyed_rng(spec.seed, Purpose::WeightInit, block, 0);
+                let mut rng = keyed_rng(spec.seed as u64, Purpose::WeightInit, block, 0);
                 for class in 0..c {
                     for p in &mut params[class * f_i + off..class * f_i + off + fj] {
                         let z: f32 = StandardNormal.sample(&mut rng);
@@ -318,7 +319,7 @@ impl<T: ConvInput, S: Storage> DeviceModel<T, S> {
     /// training set. Every device draws the whole pick stream, so the biases
     /// equal the single-device fit's.
     pub fn fit(&mut self, train: SeriesView<'_, T>) -> Result<(), DeviceError> {
-        let seed = self.spec.seed as u32;
+        let seed = self.spec.seed;
         minirocket::fit(
             &self.spec.model,
             &self.spec.selection,
@@ -453,9 +454,13 @@ impl<T: ConvInput, S: Storage> DeviceModel<T, S> {
                 let f_i = self.n_features;
                 let c = spec.n_classes;
                 let units = spec.selection.num_units(&spec.model);
-                // A block is one class's weights of one unit (a kernel at every
-                // dilation): units never straddle devices, so QAdam's blocks
-                // — and its results — are the same for any partition.
+                // A block is one class's weights of one unit: up to 84
+                // devices a unit is a kernel at every dilation (per_k values,
+                // e.g. 115 for FaceAll), which never straddles devices, so
+                // QAdam gives the same bits for any N ≤ 84. Beyond 84 devices
+                // the partition splits kernels and a unit is one (dilation,
+                // kernel) block: QAdam is then exact across those N but not
+                // equal to N ≤ 84 (Adam is equal for every N).
                 let weight_blocks = (0..c).flat_map(move |class| {
                     (0..units).map(move |u| {
                         let r = spec.selection.unit_range(&spec.model, u);

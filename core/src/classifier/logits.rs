@@ -16,10 +16,13 @@ pub const MAX_CLASSES: usize = 64;
 const SCALE: f32 = (1u64 << LOGIT_FRAC_BITS) as f32;
 const INV_SCALE: f32 = 1.0 / SCALE;
 
-/// `w·f` in fixed point, rounded half away from zero.
+/// `w·f` in fixed point: `w·f` rounded to f32, scaled by 2^20 (exact), then
+/// rounded half away from zero by adding ±0.5 and truncating.
 ///
-/// `w·f` is rounded to f32 first, scaling by 2^20 is exact, and the final
-/// conversion is deterministic on every IEEE-754 target.
+/// The ±0.5 addition is exact while |w·f| < 8 (every product of a MiniRocket
+/// feature in [0, 1] with a trained weight, in practice); beyond, it rounds
+/// in f32 — still the same on every IEEE-754 target, which is what exactness
+/// across partitions and architectures needs.
 #[inline(always)]
 pub fn product_to_fixed(w: f32, f: f32) -> i64 {
     let s = w * f * SCALE;

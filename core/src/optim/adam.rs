@@ -60,6 +60,15 @@ impl AdamConfig {
         if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
             return bad("weight_decay", self.weight_decay, ">= 0 and finite");
         }
+        // The decay factor 1 − lr·wd must stay positive, or every step flips
+        // the sign of the weights.
+        if self.lr * self.weight_decay >= 1.0 {
+            return bad(
+                "weight_decay",
+                self.weight_decay,
+                "< 1 / learning rate (the decay factor 1 − lr·wd must be positive)",
+            );
+        }
         Ok(())
     }
 }
