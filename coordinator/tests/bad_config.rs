@@ -161,7 +161,11 @@ fn malformed_dataset_is_named_with_its_line() {
         format!("{ts}1,2,3,4,5,6,7,8,9,10:a\n1,2,3,x,5,6,7,8,9,10:b\n"),
     )
     .unwrap();
-    fs::write(dir.join("B_TEST.ts"), format!("{ts}1,2,3,4,5,6,7,8,9,10:a\n")).unwrap();
+    fs::write(
+        dir.join("B_TEST.ts"),
+        format!("{ts}1,2,3,4,5,6,7,8,9,10:a\n"),
+    )
+    .unwrap();
     let cfg = GOOD
         .replace("DATA/GunPoint/GunPoint_TRAIN.ts", "B_TRAIN.ts")
         .replace("DATA/GunPoint/GunPoint_TEST.ts", "B_TEST.ts");
@@ -169,7 +173,10 @@ fn malformed_dataset_is_named_with_its_line() {
     let (ok, _, err) = common::rocknet(&["train", dir.join("bad.toml").to_str().unwrap()]);
     assert!(!ok);
     assert!(err.contains("B_TRAIN.ts:6"), "{err}");
-    assert!(err.contains("\"x\"") || err.contains("`x`") || err.contains(" x"), "{err}");
+    assert!(
+        err.contains("\"x\"") || err.contains("`x`") || err.contains(" x"),
+        "{err}"
+    );
 }
 
 #[test]
