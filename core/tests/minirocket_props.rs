@@ -478,3 +478,123 @@ fn wrong_buffer_lengths_are_errors() {
     let mut big = vec![0.0f32; transform_scratch_len(&plan) + 5];
     assert!(transform(&plan, &sel, &biases, &counts, &idx, x, &mut big, &mut out).is_ok());
 }
+
+#[test]
+fn univariate_plans_take_empty_channel_buffers() {
+    let (n, len) = (3, 40);
+    let data: Vec<f32> = (0..n * len).map(|i| ((i * 7) % 11) as f32 - 5.0).collect();
+    let plan = MiniRocketPlan::new(len, 1, 1_000).unwrap();
+    let view = SeriesView::new(&data, n, 1, len).unwrap();
+    for sel in [
+        BlockSelection::all(),
+        BlockSelection::Kernels { start: 2, end: 9 },
+    ] {
+        assert_eq!(channel_buffer_lens(&plan, &sel), (0, 0));
+        let nf = sel.num_features(&plan);
+        let mut biases = vec![0.0; nf];
+        let mut acc = vec![0.0f32; fit_acc_scratch_len(&plan)];
+        let mut sf = vec![0.0f32; fit_scratch_len(&plan)];
+        fit(
+            &plan,
+            &sel,
+            view,
+            0,
+            &mut biases,
+            &mut [],
+            &mut [],
+            &mut acc,
+            &mut sf,
+        )
+        .unwrap();
+        // The same biases as the owned fit of every block.
+        let owned = fit_selection(&plan, &sel, view, 0).unwrap();
+        assert!(owned.channel_counts.is_empty() && owned.channel_indices.is_empty());
+        assert_eq!(owned.biases, biases);
+        // Per-block channel buffers are a length error for a univariate plan.
+        let blocks = sel.num_blocks(&plan);
+        let err = fit(
+            &plan,
+            &sel,
+            view,
+            0,
+            &mut biases,
+            &mut vec![1u8; blocks],
+            &mut vec![0u16; blocks],
+            &mut acc,
+            &mut sf,
+        );
+        assert!(err.is_err(), "{err:?}");
+
+        let mut scratch = vec![0.0f32; transform_scratch_len(&plan)];
+        let mut out = vec![0.0; nf];
+        transform(
+            &plan,
+            &sel,
+            &biases,
+            &[],
+            &[],
+            view.series(1),
+            &mut scratch,
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out, owned.transform_series(view.series(1)).unwrap());
+        assert!(matches!(
+            transform(
+                &plan,
+                &sel,
+                &biases,
+                &vec![1u8; blocks],
+                &vec![0u16; blocks],
+                view.series(1),
+                &mut scratch,
+                &mut out,
+            ),
+            Err(TransformError::BufferLength(_))
+        ));
+    }
+}
+
+#[test]
+fn multivariate_plans_still_need_exact_channel_buffers() {
+    let (n, ch, len) = (3, 2, 30);
+    let data: Vec<f32> = (0..n * ch * len).map(|i| (i % 7) as f32).collect();
+    let plan = MiniRocketPlan::new(len, ch, 1_000).unwrap();
+    let view = SeriesView::new(&data, n, ch, len).unwrap();
+    let sel = BlockSelection::all();
+    let (nc, ni) = channel_buffer_lens(&plan, &sel);
+    assert_eq!((nc, ni), (plan.num_blocks(), 2 * plan.num_blocks()));
+    let mut biases = vec![0.0; sel.num_features(&plan)];
+    let mut acc = vec![0.0f32; fit_acc_scratch_len(&plan)];
+    let mut sf = vec![0.0f32; fit_scratch_len(&plan)];
+    assert!(
+        fit(
+            &plan,
+            &sel,
+            view,
+            0,
+            &mut biases,
+            &mut [],
+            &mut [],
+            &mut acc,
+            &mut sf
+        )
+        .is_err()
+    );
+    let fitted = fit_selection(&plan, &sel, view, 0).unwrap();
+    let mut scratch = vec![0.0f32; transform_scratch_len(&plan)];
+    let mut out = vec![0.0; sel.num_features(&plan)];
+    assert!(matches!(
+        transform(
+            &plan,
+            &sel,
+            &fitted.biases,
+            &[],
+            &[],
+            view.series(0),
+            &mut scratch,
+            &mut out,
+        ),
+        Err(TransformError::BufferLength(_))
+    ));
+}

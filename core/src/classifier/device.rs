@@ -128,9 +128,9 @@ pub enum DeviceError {
 pub struct DeviceBuffers<T: ConvInput, S: Storage> {
     /// MiniRocket biases of the device's blocks, local layout.
     pub kernel_biases: S::Buf<f32>,
-    /// Multivariate channel counts per block.
+    /// Multivariate channel counts per block (empty when univariate).
     pub channel_counts: S::Buf<u8>,
-    /// Multivariate channel indices per block.
+    /// Multivariate channel indices per block (empty when univariate).
     pub channel_indices: S::Buf<u16>,
     /// Weights (C rows × F_i, row-major), then the class biases on device 0.
     pub params: S::Buf<f32>,

@@ -19,11 +19,11 @@
 //!
 //! Every device draws the stream for all blocks and keeps its own. A
 //! subset's channels keep the drawn order, which is the order the
-//! convolution sums them in. Univariate plans draw nothing: every block uses
-//! channel 0.
+//! convolution sums them in. Univariate plans draw nothing and hold no
+//! subset buffers (both are empty): every block uses channel 0.
 //!
 //! # Buffers
-//! `channel_counts[lb]` is block `lb`'s subset size and
+//! Multivariate only: `channel_counts[lb]` is block `lb`'s subset size and
 //! `channel_indices[lb·S .. lb·S + count]` its channels, `S = min(C, 9)`,
 //! with `lb` the block's position in the selection's local order
 //! ([`BlockSelection::local_block`]).
@@ -42,8 +42,13 @@ pub fn channel_stride(plan: &MiniRocketPlan) -> usize {
 }
 
 /// Lengths of the channel-subset buffers of `sel`: `(counts (u8), indices (u16))`,
-/// one count and `min(n_channels, 9)` index slots per selected block.
+/// one count and `min(n_channels, 9)` index slots per selected block when
+/// multivariate; `(0, 0)` for a univariate plan, whose blocks all use
+/// channel 0 (a univariate device carries no subset buffers).
 pub fn channel_buffer_lens(plan: &MiniRocketPlan, sel: &BlockSelection) -> (usize, usize) {
+    if plan.is_univariate() {
+        return (0, 0);
+    }
     let blocks = sel.num_blocks(plan);
     (blocks, blocks.saturating_mul(channel_stride(plan)))
 }
@@ -78,9 +83,10 @@ pub(crate) fn validate(
 }
 
 /// Draws the channel subsets of the blocks `sel` owns into `counts` and
-/// `indices` (lengths from [`channel_buffer_lens`], checked by the caller).
-/// `perm` is scratch of at least `n_channels` values when multivariate
-/// (channel numbers are exact in f32 below 2^24).
+/// `indices` (lengths from [`channel_buffer_lens`], checked by the caller;
+/// empty and untouched when univariate). `perm` is scratch of at least
+/// `n_channels` values when multivariate (channel numbers are exact in f32
+/// below 2^24).
 pub(crate) fn draw(
     plan: &MiniRocketPlan,
     sel: &BlockSelection,
@@ -90,8 +96,6 @@ pub(crate) fn draw(
     perm: &mut [f32],
 ) {
     if plan.is_univariate() {
-        counts.fill(1);
-        indices.fill(0);
         return;
     }
     let n_ch = plan.n_channels();
@@ -147,14 +151,27 @@ mod tests {
     use std::vec;
 
     #[test]
-    fn univariate_uses_channel_zero() {
+    fn univariate_has_no_subset_buffers() {
         let p = MiniRocketPlan::new(150, 1, 10_000).unwrap();
-        let sel = BlockSelection::all();
-        let (nc, ni) = channel_buffer_lens(&p, &sel);
-        assert_eq!((nc, ni), (p.num_blocks(), p.num_blocks()));
-        let (mut c, mut i) = (vec![9u8; nc], vec![9u16; ni]);
-        draw(&p, &sel, 0, &mut c, &mut i, &mut []);
-        assert!(c.iter().all(|&x| x == 1) && i.iter().all(|&x| x == 0));
+        for sel in [
+            BlockSelection::all(),
+            BlockSelection::Blocks { start: 3, end: 500 },
+        ] {
+            assert_eq!(channel_buffer_lens(&p, &sel), (0, 0));
+            draw(&p, &sel, 0, &mut [], &mut [], &mut []);
+        }
+        // Multivariate (even 2 channels) keeps one count and min(C, 9) slots per block.
+        let p2 = MiniRocketPlan::new(150, 2, 10_000).unwrap();
+        let all = BlockSelection::all();
+        assert_eq!(
+            channel_buffer_lens(&p2, &all),
+            (p2.num_blocks(), 2 * p2.num_blocks())
+        );
+        let p12 = MiniRocketPlan::new(150, 12, 10_000).unwrap();
+        assert_eq!(
+            channel_buffer_lens(&p12, &all),
+            (p12.num_blocks(), 9 * p12.num_blocks())
+        );
     }
 
     #[test]

@@ -64,8 +64,9 @@ pub fn fit_acc_scratch_len(plan: &MiniRocketPlan) -> usize {
 /// `q(reference index)` of the convolution of its picked example over the
 /// whole zero-padded series (no padding alternation in the fit), written to
 /// `biases` in `sel`'s local layout. Buffers: `biases` has
-/// `sel.num_features(plan)` values, `channel_counts`/`channel_indices` the
-/// lengths of [`channel_buffer_lens`], `scratch_acc` at least
+/// `sel.num_features(plan)` values, `channel_counts`/`channel_indices`
+/// exactly the lengths of [`channel_buffer_lens`] (empty for a univariate
+/// plan, whose blocks all use channel 0), `scratch_acc` at least
 /// [`fit_acc_scratch_len`], `scratch_f32` at least [`fit_scratch_len`].
 ///
 /// Besides the buffers, the MT19937 state (2.5 KiB) lives on the stack.
@@ -132,11 +133,13 @@ pub fn fit<T: ConvInput>(
             let Some(lb) = sel.local_block(plan, j, k) else {
                 continue;
             };
-            let count = channel_counts[lb] as usize;
-            for (i, &ch) in channel_indices[lb * stride..lb * stride + count]
-                .iter()
-                .enumerate()
-            {
+            let subset: &[u16] = if plan.is_univariate() {
+                &[0]
+            } else {
+                let count = channel_counts[lb] as usize;
+                &channel_indices[lb * stride..lb * stride + count]
+            };
+            for (i, &ch) in subset.iter().enumerate() {
                 conv::pad_into(train.channel(example, ch as usize), pad, xp);
                 conv::kernel_conv_direct::<T>(xp, d, idx, c_acc, i > 0);
             }

@@ -43,7 +43,8 @@ pub use kernels::{KERNEL_INDICES, KERNEL_LENGTH, NUM_KERNELS};
 pub use owned::{FittedOwned, fit_all, fit_selection, reference_order};
 pub use picks::{ExamplePicker, LegacyRandomState};
 pub use plan::{
-    DEFAULT_NUM_FEATURES, MAX_CHANNELS, MAX_DILATIONS, MAX_LENGTH, MiniRocketPlan, PlanError,
+    DEFAULT_NUM_FEATURES, MAX_CHANNELS, MAX_DILATIONS, MAX_LENGTH, MAX_NUM_FEATURES,
+    MiniRocketPlan, PlanError,
 };
 pub use quantiles::quantile;
 pub use selection::{BlockSelection, SelectionError};

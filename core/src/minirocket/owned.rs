@@ -21,9 +21,10 @@ pub struct FittedOwned {
     pub selection: BlockSelection,
     /// Biases in the selection's local layout.
     pub biases: Vec<f32>,
-    /// Channel-subset sizes, one per selected block.
+    /// Channel-subset sizes, one per selected block (empty when univariate).
     pub channel_counts: Vec<u8>,
-    /// Channel-subset members (`min(n_channels, 9)` slots per selected block).
+    /// Channel-subset members, `min(n_channels, 9)` slots per selected block
+    /// (empty when univariate).
     pub channel_indices: Vec<u16>,
 }
 

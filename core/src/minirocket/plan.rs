@@ -3,11 +3,21 @@
 
 use super::kernels::NUM_KERNELS;
 
-/// Most dilations a plan can have (the reference's `max_dilations_per_kernel`).
+/// Most dilations a plan can have: the reference's default
+/// `max_dilations_per_kernel`, and the largest value
+/// [`MiniRocketPlan::with_max_dilations`] accepts.
 pub const MAX_DILATIONS: usize = 32;
 
 /// The reference's default number of features (gives 9,996 = 84 × 119).
 pub const DEFAULT_NUM_FEATURES: usize = 10_000;
+
+/// Most features a plan accepts (2^20 = 1,048,576).
+///
+/// Far beyond MiniRocket's usual 10,000–50,000, and small enough that every
+/// count stays exact in `u32` (features per kernel ≤ 12,483) and every
+/// buffer sized from the plan stays sane; larger requests are rejected
+/// rather than saturating into a runaway remainder loop.
+pub const MAX_NUM_FEATURES: usize = 1 << 20;
 
 /// Longest series a plan accepts.
 ///
@@ -37,13 +47,20 @@ pub enum PlanError {
     /// `num_features` was 0.
     #[error("num_features must be positive")]
     NoFeatures,
+    /// `num_features` exceeds [`MAX_NUM_FEATURES`].
+    #[error("num_features {0} exceeds the supported maximum {MAX_NUM_FEATURES}")]
+    TooManyFeatures(usize),
+    /// `max_dilations_per_kernel` is outside `1..=`[`MAX_DILATIONS`].
+    #[error("max_dilations_per_kernel {0} is outside 1..={MAX_DILATIONS}")]
+    InvalidMaxDilations(usize),
 }
 
 /// The shape of a MiniRocket transform: series length, channels, dilations
 /// and features per dilation.
 ///
-/// A pure function of `(length, n_channels, num_features)`, so every device
-/// computes the same plan. Features are numbered in reference order:
+/// A pure function of `(length, n_channels, num_features,
+/// max_dilations_per_kernel)`, so every device computes the same plan.
+/// Features are numbered in reference order:
 /// dilation `j` → kernel `k` (0..84) → the `f_j` biases of block `(j, k)`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct MiniRocketPlan {
@@ -52,6 +69,7 @@ pub struct MiniRocketPlan {
     dilations: [u32; MAX_DILATIONS],
     features_per_dilation: [u32; MAX_DILATIONS],
     count: usize,
+    max_dilations_per_kernel: usize,
     /// Prefix sums of `features_per_dilation` (`[j]` = `Σ_{j' < j} f_j'`),
     /// cached because the transform needs them per block.
     feature_offsets: [usize; MAX_DILATIONS + 1],
@@ -60,8 +78,33 @@ pub struct MiniRocketPlan {
 impl MiniRocketPlan {
     /// Computes the plan for series of `length` steps and `n_channels`
     /// channels, asking for `num_features` features (rounded down to a
-    /// multiple of 84; fewer than 84 counts as 84).
+    /// multiple of 84; fewer than 84 counts as 84), with the reference's
+    /// default `max_dilations_per_kernel` of 32 ([`MAX_DILATIONS`]).
+    ///
+    /// Same as [`with_max_dilations`](Self::with_max_dilations)`(length,
+    /// n_channels, num_features, 32)`.
     pub fn new(length: usize, n_channels: usize, num_features: usize) -> Result<Self, PlanError> {
+        Self::with_max_dilations(length, n_channels, num_features, MAX_DILATIONS)
+    }
+
+    /// [`new`](Self::new) with the reference's `max_dilations_per_kernel`
+    /// parameter: at most that many dilation points (fewer distinct
+    /// dilations after deduplication), each carrying
+    /// `features_per_kernel / points` features.
+    ///
+    /// RockNet's FaceAll configuration is `with_max_dilations(131, 1, 9_660,
+    /// 5)`: dilations 1, 2, 4, 8, 16 with 23 features each.
+    ///
+    /// Errors: `length` outside `9..=`[`MAX_LENGTH`], `n_channels` outside
+    /// `1..=`[`MAX_CHANNELS`], `num_features` outside
+    /// `1..=`[`MAX_NUM_FEATURES`], `max_dilations_per_kernel` outside
+    /// `1..=`[`MAX_DILATIONS`].
+    pub fn with_max_dilations(
+        length: usize,
+        n_channels: usize,
+        num_features: usize,
+        max_dilations_per_kernel: usize,
+    ) -> Result<Self, PlanError> {
         if length < 9 {
             return Err(PlanError::TooShort(length));
         }
@@ -77,8 +120,14 @@ impl MiniRocketPlan {
         if num_features == 0 {
             return Err(PlanError::NoFeatures);
         }
+        if num_features > MAX_NUM_FEATURES {
+            return Err(PlanError::TooManyFeatures(num_features));
+        }
+        if !(1..=MAX_DILATIONS).contains(&max_dilations_per_kernel) {
+            return Err(PlanError::InvalidMaxDilations(max_dilations_per_kernel));
+        }
         let per_kernel = num_features.max(NUM_KERNELS) / NUM_KERNELS;
-        let m = per_kernel.min(MAX_DILATIONS);
+        let m = per_kernel.min(max_dilations_per_kernel);
         let multiplier = per_kernel as f64 / m as f64;
 
         // Points 2^(e·i/(m−1)) with a scalar f64 pow (libm's and glibc's
@@ -141,6 +190,7 @@ impl MiniRocketPlan {
             dilations,
             features_per_dilation,
             count,
+            max_dilations_per_kernel,
             feature_offsets,
         })
     }
@@ -158,6 +208,12 @@ impl MiniRocketPlan {
     /// Whether the plan is univariate (one channel: no channel subsets).
     pub fn is_univariate(&self) -> bool {
         self.n_channels == 1
+    }
+
+    /// The `max_dilations_per_kernel` the plan was built with (32 for
+    /// [`new`](Self::new)); [`n_dilations`](Self::n_dilations) never exceeds it.
+    pub fn max_dilations_per_kernel(&self) -> usize {
+        self.max_dilations_per_kernel
     }
 
     /// Number of distinct dilations.
@@ -297,6 +353,125 @@ mod tests {
         assert_eq!(MiniRocketPlan::new(8, 1, 100), Err(PlanError::TooShort(8)));
         assert_eq!(MiniRocketPlan::new(9, 0, 100), Err(PlanError::NoChannels));
         assert_eq!(MiniRocketPlan::new(9, 1, 0), Err(PlanError::NoFeatures));
+    }
+
+    fn table_max(length: usize, num_features: usize, max_dilations: usize) -> (Vec<u32>, Vec<u32>) {
+        let p = MiniRocketPlan::with_max_dilations(length, 1, num_features, max_dilations).unwrap();
+        assert_eq!(p.max_dilations_per_kernel(), max_dilations);
+        assert!(p.n_dilations() <= max_dilations);
+        (p.dilations().to_vec(), p.features_per_dilation().to_vec())
+    }
+
+    #[test]
+    fn max_dilations_matches_reference() {
+        // Values from the reference's `_fit_dilations(L, num_features,
+        // max_dilations_per_kernel)` (np.logspace, np.unique), run locally.
+        // RockNet's FaceAll: 84 kernels × 5 dilations × 23 biases = 9,660.
+        let p = MiniRocketPlan::with_max_dilations(131, 1, 9_660, 5).unwrap();
+        assert_eq!(p.dilations(), &[1, 2, 4, 8, 16]);
+        assert_eq!(p.features_per_dilation(), &[23; 5]);
+        assert_eq!(p.num_features(), 9_660);
+        assert_eq!(p.num_blocks(), 84 * 5);
+        // The default (32) at the same size is a different plan.
+        assert_eq!(
+            table(131, 9_660),
+            (
+                vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 16],
+                vec![29, 18, 11, 8, 8, 8, 8, 4, 3, 3, 3, 3, 3, 3, 3]
+            )
+        );
+        assert_eq!(
+            table_max(131, 10_000, 5),
+            (vec![1, 2, 4, 8, 16], vec![24, 24, 24, 24, 23])
+        );
+        assert_eq!(table_max(131, 10_000, 1), (vec![1], vec![119]));
+        assert_eq!(table_max(131, 10_000, 2), (vec![1, 16], vec![60, 59]));
+        assert_eq!(
+            table_max(150, 10_000, 8),
+            (
+                vec![1, 2, 3, 5, 8, 12, 18],
+                vec![30, 15, 15, 15, 15, 15, 14]
+            )
+        );
+        assert_eq!(
+            table_max(427, 10_000, 10),
+            (
+                vec![1, 2, 3, 5, 9, 14, 22, 34, 53],
+                vec![24, 12, 12, 12, 12, 12, 12, 12, 11]
+            )
+        );
+        assert_eq!(
+            table_max(100, 10_000, 3),
+            (vec![1, 3, 12], vec![40, 40, 39])
+        );
+        assert_eq!(table_max(24, 10_000, 5), (vec![1, 2], vec![72, 47]));
+        assert_eq!(table_max(131, 336, 3), (vec![1, 4, 16], vec![2, 1, 1]));
+        assert_eq!(
+            table_max(500, 20_000, 16),
+            (
+                vec![1, 2, 3, 5, 6, 9, 11, 15, 20, 27, 35, 47, 62],
+                vec![45, 15, 30, 15, 15, 15, 15, 15, 15, 15, 15, 14, 14]
+            )
+        );
+        assert_eq!(
+            table_max(1000, 50_000, 7),
+            (vec![1, 2, 4, 11, 24, 55, 124], vec![85; 7])
+        );
+    }
+
+    #[test]
+    fn new_is_max_dilations_32() {
+        for (l, nf) in [
+            (9, 10_000),
+            (131, 9_660),
+            (150, 336),
+            (427, 10_000),
+            (1000, 50_000),
+        ] {
+            let a = MiniRocketPlan::new(l, 1, nf).unwrap();
+            assert_eq!(a, MiniRocketPlan::with_max_dilations(l, 1, nf, 32).unwrap());
+            assert_eq!(a.max_dilations_per_kernel(), MAX_DILATIONS);
+        }
+    }
+
+    #[test]
+    fn max_dilations_range() {
+        for bad in [0, 33, 64, usize::MAX] {
+            assert_eq!(
+                MiniRocketPlan::with_max_dilations(131, 1, 9_660, bad),
+                Err(PlanError::InvalidMaxDilations(bad))
+            );
+        }
+        for m in 1..=MAX_DILATIONS {
+            for l in [9, 41, 131, 1000] {
+                let p = MiniRocketPlan::with_max_dilations(l, 1, 10_000, m).unwrap();
+                assert!(p.n_dilations() <= m);
+                assert_eq!(p.features_per_kernel(), 119);
+                assert_eq!(p.max_dilation(), if m == 1 { 1 } else { (l - 1) / 8 });
+                assert!(p.dilations().windows(2).all(|w| w[0] < w[1]));
+            }
+        }
+    }
+
+    #[test]
+    fn too_many_features_is_an_error_not_a_loop() {
+        let start = std::time::Instant::now();
+        for nf in [
+            MAX_NUM_FEATURES + 1,
+            1 << 40,
+            4_611_686_018_427_387_904,
+            usize::MAX,
+        ] {
+            assert_eq!(
+                MiniRocketPlan::new(131, 1, nf),
+                Err(PlanError::TooManyFeatures(nf))
+            );
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(1));
+        // The maximum itself is fine: 12,483 features per kernel.
+        let p = MiniRocketPlan::new(131, 1, MAX_NUM_FEATURES).unwrap();
+        assert_eq!(p.features_per_kernel(), MAX_NUM_FEATURES / 84);
+        assert_eq!(p.num_features(), 84 * (MAX_NUM_FEATURES / 84));
     }
 
     #[test]

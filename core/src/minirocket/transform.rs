@@ -89,7 +89,8 @@ pub fn transform_scratch_len(plan: &MiniRocketPlan) -> usize {
 ///
 /// `series` holds `n_channels · length` values, channel-major. `biases`,
 /// `channel_counts` and `channel_indices` are what [`fit`](super::fit) produced
-/// for the same plan and selection; `out` has `sel.num_features(plan)` values
+/// for the same plan and selection (the channel buffers exactly as long as
+/// [`channel_buffer_lens`] says: empty for a univariate plan); `out` has `sel.num_features(plan)` values
 /// and `scratch` at least [`transform_scratch_len`]. A feature is the fraction of
 /// convolution outputs strictly above its bias: over all `L` outputs when
 /// `j + k` is even, else over the `L − 8d` outputs `C[4d .. L−4d)` that touch
@@ -237,9 +238,10 @@ pub struct FittedKernels<'a> {
     pub selection: BlockSelection,
     /// Biases in the selection's local layout.
     pub biases: &'a [f32],
-    /// Channel-subset sizes, one per selected block.
+    /// Channel-subset sizes, one per selected block (empty when univariate).
     pub channel_counts: &'a [u8],
-    /// Channel-subset members (`min(n_channels, 9)` slots per selected block).
+    /// Channel-subset members, `min(n_channels, 9)` slots per selected block
+    /// (empty when univariate).
     pub channel_indices: &'a [u16],
 }
 
