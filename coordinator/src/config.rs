@@ -4,15 +4,13 @@
 
 use std::path::{Path, PathBuf};
 
+use rocknet_core::minirocket::{MAX_DILATIONS, MAX_NUM_FEATURES};
 use rocknet_core::optim::{AdamConfig, OptimError, OptimizerKind};
 use rocknet_core::series::InputKind;
 use serde::{Deserialize, Serialize};
 
 /// More epochs than anyone would run on these datasets: a typo guard.
 pub const MAX_EPOCHS: usize = 1_000_000;
-
-/// The largest feature count a config may ask for (MiniRocket uses 10k–50k).
-pub const MAX_NUM_FEATURES: usize = 1 << 20;
 
 /// A config that cannot be used, naming the offending field.
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +82,9 @@ impl From<InputSetting> for InputKind {
 pub struct ModelSection {
     /// Requested features (rounded down to a multiple of 84).
     pub num_features: usize,
+    /// The reference's `max_dilations_per_kernel` (1..=32; RockNet's FaceAll
+    /// build uses 5).
+    pub max_dilations_per_kernel: usize,
     /// Sample encoding.
     pub input: InputSetting,
 }
@@ -92,6 +93,7 @@ impl Default for ModelSection {
     fn default() -> Self {
         Self {
             num_features: 10_000,
+            max_dilations_per_kernel: MAX_DILATIONS,
             input: InputSetting::F32,
         }
     }
@@ -287,6 +289,13 @@ impl ExperimentConfig {
         }
         if self.model.num_features == 0 {
             return Err(invalid("model.num_features", "must be at least 1".into()));
+        }
+        let m = self.model.max_dilations_per_kernel;
+        if !(1..=MAX_DILATIONS).contains(&m) {
+            return Err(invalid(
+                "model.max_dilations_per_kernel",
+                format!("must be in 1..={MAX_DILATIONS}, got {m}"),
+            ));
         }
         let t = &self.training;
         if t.devices == 0 {

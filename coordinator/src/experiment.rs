@@ -60,13 +60,18 @@ impl Experiment {
                 train.n_classes()
             );
         }
-        let model = MiniRocketPlan::new(train.length, train.n_channels, config.model.num_features)
-            .with_context(|| {
-                format!(
-                    "{}: model.num_features / dataset: cannot build the MiniRocket plan",
-                    config.source.display()
-                )
-            })?;
+        let model = MiniRocketPlan::with_max_dilations(
+            train.length,
+            train.n_channels,
+            config.model.num_features,
+            config.model.max_dilations_per_kernel,
+        )
+        .with_context(|| {
+            format!(
+                "{}: model.num_features / dataset: cannot build the MiniRocket plan",
+                config.source.display()
+            )
+        })?;
         let partition = PartitionPlan::new(model, config.training.devices)
             .with_context(|| format!("{}: field `training.devices`", config.source.display()))?;
         let int8_scale = (InputKind::from(config.model.input) == InputKind::Int8)
