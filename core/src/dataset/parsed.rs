@@ -141,6 +141,55 @@ impl Parsed {
         self.chan_lens.push(len);
     }
 
+    /// Ends a series of a file whose header declares `classes`: the label must
+    /// be non-empty (`expected` says where it should have been) and one of
+    /// them.
+    pub fn end_declared_series(
+        &mut self,
+        file: &str,
+        line: usize,
+        label: &str,
+        classes: &ClassList,
+        expected: &str,
+    ) -> Result<(), DatasetError> {
+        if label.is_empty() {
+            return Err(DatasetError::Truncated {
+                file: file.to_string(),
+                line,
+                expected: expected.to_string(),
+                found: "nothing".to_string(),
+            });
+        }
+        if !classes.contains(label) {
+            return Err(DatasetError::UnknownLabel {
+                file: file.to_string(),
+                line,
+                label: label.to_string(),
+                allowed: classes.allowed(),
+                origin: classes.origin.clone(),
+            });
+        }
+        self.end_series(label, line);
+        Ok(())
+    }
+
+    /// Ends a file with a declared class list: at least one series.
+    pub fn finish_declared(
+        mut self,
+        file: &str,
+        data_line: usize,
+        classes: ClassList,
+    ) -> Result<Self, DatasetError> {
+        if self.n_series() == 0 {
+            return Err(DatasetError::NoSeries {
+                file: file.to_string(),
+                line: data_line,
+            });
+        }
+        self.declared = Some(classes);
+        Ok(self)
+    }
+
     /// Ends a series: records its label and line. The caller has checked
     /// that exactly `n_channels` channels were ended since the last series.
     pub fn end_series(&mut self, label: &str, line: usize) {

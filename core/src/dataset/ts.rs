@@ -159,34 +159,16 @@ pub(crate) fn parse(file: &str, stem: &str, text: &str) -> Result<Parsed, Datase
             out.end_channel(len);
         }
         let label = fields.next().unwrap_or("").trim();
-        if label.is_empty() {
-            return Err(DatasetError::Truncated {
-                file: file.to_string(),
-                line: line_no,
-                expected: "a class label after the last `:`".to_string(),
-                found: "nothing".to_string(),
-            });
-        }
-        if !classes.contains(label) {
-            return Err(DatasetError::UnknownLabel {
-                file: file.to_string(),
-                line: line_no,
-                label: label.to_string(),
-                allowed: class_labels.join(", "),
-                origin: classes.origin.clone(),
-            });
-        }
-        out.end_series(label, line_no);
+        out.end_declared_series(
+            file,
+            line_no,
+            label,
+            &classes,
+            "a class label after the last `:`",
+        )?;
     }
 
-    if out.n_series() == 0 {
-        return Err(DatasetError::NoSeries {
-            file: file.to_string(),
-            line: data_line,
-        });
-    }
-    out.declared = Some(classes);
-    Ok(out)
+    out.finish_declared(file, data_line, classes)
 }
 
 /// Reads header lines up to and including `@data`; returns the header and
