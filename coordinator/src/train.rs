@@ -136,14 +136,14 @@ fn sum_logits<T: ConvInput>(
     devices: &[HeapDevice<T>],
     n_classes: usize,
     saturated: &mut u64,
-) -> LogitTotals {
+) -> Result<LogitTotals> {
     let mut totals = LogitTotals::new(n_classes);
     for dev in devices {
         let p = dev.partial_logits();
         *saturated += p.saturated() as u64;
-        totals.add(&p);
+        totals.add(&p)?;
     }
-    totals
+    Ok(totals)
 }
 
 fn run<T: ConvInput>(
@@ -190,7 +190,7 @@ fn run<T: ConvInput>(
         let (mut loss_sum, mut correct) = (0.0f64, 0usize);
         for (pos, &s) in order.iter().enumerate() {
             train_cache.load(&mut devices, s)?;
-            let totals = sum_logits(&devices, c, &mut saturated);
+            let totals = sum_logits(&devices, c, &mut saturated)?;
             let label = exp.train.labels[s] as usize;
             correct += usize::from(totals.argmax() == label);
             for (d, dev) in devices.iter_mut().enumerate() {
@@ -210,7 +210,7 @@ fn run<T: ConvInput>(
             let mut right = 0usize;
             for (s, pred) in predictions.iter_mut().enumerate() {
                 test_cache.load(&mut devices, s)?;
-                let p = sum_logits(&devices, c, &mut saturated).argmax();
+                let p = sum_logits(&devices, c, &mut saturated)?.argmax();
                 *pred = p as u16;
                 right += usize::from(p == exp.test.labels[s] as usize);
             }

@@ -70,7 +70,7 @@ fn forward(devs: &mut [Dev], sample: &[f32]) -> LogitTotals {
     for d in devs.iter_mut() {
         d.sample_mut().copy_from_slice(sample);
         d.compute_features().unwrap();
-        t.add(&d.partial_logits());
+        t.add(&d.partial_logits()).unwrap();
     }
     t
 }

@@ -100,6 +100,16 @@ impl PartialLogits {
     }
 }
 
+/// Partial logits with a different number of classes than the totals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("partial logits have {got} classes, the model {expected}")]
+pub struct ClassCountMismatch {
+    /// Classes of the model.
+    pub expected: usize,
+    /// Classes in the contribution.
+    pub got: usize,
+}
+
 /// The sum of all devices' partial logits for one sample.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogitTotals {
@@ -119,12 +129,21 @@ impl LogitTotals {
         }
     }
 
-    /// Adds one device's contribution; order does not matter.
-    pub fn add(&mut self, p: &PartialLogits) {
+    /// Adds one device's contribution; order does not matter. A
+    /// contribution with another number of classes (e.g. from a device with
+    /// a different plan) is refused and changes nothing.
+    pub fn add(&mut self, p: &PartialLogits) -> Result<(), ClassCountMismatch> {
+        if p.n_classes() != self.n_classes {
+            return Err(ClassCountMismatch {
+                expected: self.n_classes,
+                got: p.n_classes(),
+            });
+        }
         for (s, &v) in self.sums[..self.n_classes].iter_mut().zip(p.values()) {
             *s += v as i64;
         }
         self.contributions += 1;
+        Ok(())
     }
 
     /// How many contributions were added.
@@ -208,8 +227,9 @@ mod tests {
         let a: i64 = (0..3).map(|i| product_to_fixed(w[i], f[i])).sum();
         let b: i64 = (3..6).map(|i| product_to_fixed(w[i], f[i])).sum();
         let mut t = LogitTotals::new(1);
-        t.add(&PartialLogits::from_sums(&[b]));
-        t.add(&PartialLogits::from_sums(&[a]));
+        t.add(&PartialLogits::from_sums(&[b])).unwrap();
+        t.add(&PartialLogits::from_sums(&[a])).unwrap();
+        assert!(t.add(&PartialLogits::from_sums(&[a, b])).is_err());
         assert_eq!(t.sums()[0], all);
         assert_eq!(t.contributions(), 2);
     }
@@ -227,7 +247,7 @@ mod tests {
         softmax(&[1000.0, 1000.0, -1000.0], &mut p);
         assert!((p[0] - 0.5).abs() < 1e-6 && p[2] == 0.0);
         let mut t = LogitTotals::new(3);
-        t.add(&PartialLogits::from_wire(&[5, 9, 9]));
+        t.add(&PartialLogits::from_wire(&[5, 9, 9])).unwrap();
         assert_eq!(t.argmax(), 1);
     }
 }

@@ -5,6 +5,6 @@ mod logits;
 
 pub use device::{DeviceBuffers, DeviceError, DeviceModel, DeviceSpec};
 pub use logits::{
-    LOGIT_FRAC_BITS, LogitTotals, MAX_CLASSES, PartialLogits, cross_entropy, fixed_to_f32,
-    product_to_fixed, softmax, value_to_fixed,
+    ClassCountMismatch, LOGIT_FRAC_BITS, LogitTotals, MAX_CLASSES, PartialLogits, cross_entropy,
+    fixed_to_f32, product_to_fixed, softmax, value_to_fixed,
 };
