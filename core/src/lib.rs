@@ -25,3 +25,4 @@ pub mod partition;
 pub mod rng;
 pub mod series;
 pub mod storage;
+pub mod wire;
