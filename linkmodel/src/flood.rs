@@ -1,0 +1,1 @@
+//! Flood rounds (placeholder).
