@@ -15,6 +15,11 @@ use serde::Deserialize;
 
 use crate::phy::PhyKind;
 
+/// Path-loss links with a PRR below this are treated as absent (the logistic
+/// curve never reaches 0; without a cut-off every pair would be a link the
+/// flood model has to draw for).
+pub const MIN_PRR: f64 = 1e-4;
+
 /// A node index: 0 is the host, 1.. are devices.
 pub type NodeId = usize;
 
@@ -169,7 +174,7 @@ impl SnrCurve {
 
 /// Log-distance path loss with log-normal shadowing:
 /// `RSSI = P_tx − (PL₀ + 10·n·log₁₀(d / 1 m)) + X_σ`, `SNR = RSSI − noise`,
-/// `PRR = curve(SNR)`. Distances below 1 m count as 1 m. `X_σ` is drawn once
+/// `PRR = curve(SNR)` (set to 0 below [`MIN_PRR`]). Distances below 1 m count as 1 m. `X_σ` is drawn once
 /// per unordered node pair from `keyed_rng(seed, Topology, i, j)` (links are
 /// reciprocal in the mean; both directions share the draw).
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
@@ -280,7 +285,8 @@ impl Topology {
                     0.0
                 };
                 let snr = path_loss.mean_snr_db(positions[i].distance(positions[j])) + shadow;
-                links.set_symmetric(i, j, path_loss.curve.prr(snr));
+                let prr = path_loss.curve.prr(snr);
+                links.set_symmetric(i, j, if prr < MIN_PRR { 0.0 } else { prr });
             }
         }
         Self {
