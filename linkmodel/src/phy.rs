@@ -16,7 +16,7 @@ pub const DEFAULT_MARGIN: Micros = Micros(197);
 
 /// A PHY preset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "lowercase")]
 pub enum PhyKind {
     /// Bluetooth LE 2M (nRF52840, the RockNet deployment), 2 Mbit/s.
     #[serde(alias = "ble_2m")]
@@ -25,7 +25,7 @@ pub enum PhyKind {
     #[serde(alias = "ble_1m")]
     Ble1M,
     /// IEEE 802.15.4 O-QPSK at 2.4 GHz, 250 kbit/s, frames ≤ 127 bytes.
-    #[serde(alias = "ieee802_15_4")]
+    #[serde(alias = "ieee802_15_4", alias = "802.15.4")]
     Ieee802154,
 }
 
