@@ -1,2 +1,22 @@
 //! The link model: topology, flood rounds, loss and faults (DESIGN.md §3).
-//! Built out in the link-model issue; today it only names the crate.
+//!
+//! * [`topology`] — who hears whom: a directed table of packet reception
+//!   ratios (PRR), from an explicit table, node positions and a path-loss
+//!   model, or a generator.
+//! * [`phy`] — PHY presets (BLE 2M/1M, IEEE 802.15.4): airtime and slot length.
+//! * [`loss`] — loss processes layered on the PRR (Bernoulli, Gilbert–Elliott,
+//!   timed interference).
+//! * [`fault`] — link/node down and up, partitions, PRR overrides.
+//! * [`flood`] — one round of synchronous-transmission flooding (Mixer or
+//!   Glossy) over all of the above.
+//! * [`config`] — the serde `LinkModelConfig` tying these together, and the
+//!   stateful [`config::LinkModel`] that runs round after round.
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod fault;
+pub mod flood;
+pub mod loss;
+pub mod phy;
+pub mod topology;
+pub mod units;

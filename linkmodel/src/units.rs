@@ -1,0 +1,47 @@
+//! Unit newtypes, so that a duration is never mistaken for a byte count.
+
+use core::fmt;
+use core::ops::{Add, Mul};
+
+/// A duration in microseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Micros(pub u64);
+
+impl Add for Micros {
+    type Output = Self;
+    fn add(self, rhs: Self) -> Self {
+        Self(self.0 + rhs.0)
+    }
+}
+
+impl Mul<u64> for Micros {
+    type Output = Self;
+    fn mul(self, rhs: u64) -> Self {
+        Self(self.0 * rhs)
+    }
+}
+
+impl fmt::Display for Micros {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} µs", self.0)
+    }
+}
+
+/// A bit rate in bits per second.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct BitsPerSecond(pub u64);
+
+/// A power level in dBm.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Dbm(pub f64);
+
+/// A power ratio (gain or loss) in dB.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Db(pub f64);
+
+/// A distance in metres.
+#[derive(Debug, Clone, Copy, PartialEq, PartialOrd, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Meters(pub f64);
