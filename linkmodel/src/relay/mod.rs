@@ -778,11 +778,11 @@ impl State {
                 }
                 self.live.push(f);
                 let from = match (&self.open, self.last_closed) {
-                    (Some(o), _) => o.round.to_string(),
-                    (None, Some(c)) => format!("the next opened (> {c})"),
-                    (None, None) => "the first".to_string(),
+                    (Some(o), _) => format!("round {}", o.round),
+                    (None, Some(c)) => format!("the next round opened (> {c})"),
+                    (None, None) => "the first round".to_string(),
                 };
-                format!("ok: {} in force from round {from}", line.trim())
+                format!("ok: {} in force from {from}", line.trim())
             }
         }
     }
