@@ -75,9 +75,7 @@ fn main() -> Result<()> {
             relay.control_addr()?
         );
         let counters = relay
-            .run(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
+            .run(shutdown_signal())
             .await
             .context("running the relay")?;
         eprintln!(
@@ -87,4 +85,27 @@ fn main() -> Result<()> {
         );
         Ok(())
     })
+}
+
+/// Completes on Ctrl-C, or SIGTERM on Unix (`docker stop`).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

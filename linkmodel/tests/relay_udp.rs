@@ -64,10 +64,20 @@ type Seen = BTreeSet<(NodeId, u32, u32)>;
 
 impl Cluster {
     async fn start(seed: u64, trace: Option<&Path>) -> Self {
+        Self::start_with(
+            seed,
+            RelayOptions {
+                trace: trace.map(Path::to_path_buf),
+                ..RelayOptions::default()
+            },
+        )
+        .await
+    }
+
+    async fn start_with(seed: u64, opts: RelayOptions) -> Self {
         let opts = RelayOptions {
             cluster: CLUSTER,
-            trace: trace.map(Path::to_path_buf),
-            ..RelayOptions::default()
+            ..opts
         };
         let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
         let relay = Relay::bind(&config(seed), opts, any, any).await.unwrap();
@@ -351,4 +361,62 @@ async fn bad_packets_are_counted_and_the_relay_keeps_serving() {
         - counters.wire.get(wire::DropReason::TooLarge)
         - counters.wire.get(wire::DropReason::StaleRound);
     assert_eq!(decode_fail, 1, "{counters:?}");
+}
+
+#[tokio::test]
+async fn pacing_does_not_change_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut traces = Vec::new();
+    for (i, scale) in [0.0, 0.02].into_iter().enumerate() {
+        let path = dir.path().join(format!("{i}.jsonl"));
+        let c = Cluster::start_with(
+            9,
+            RelayOptions {
+                time_scale: scale,
+                trace: Some(path.clone()),
+                ..RelayOptions::default()
+            },
+        )
+        .await;
+        for r in 0..5 {
+            c.round(r).await;
+        }
+        c.stop().await;
+        traces.push(std::fs::read(path).unwrap());
+    }
+    assert_eq!(traces[0], traces[1]);
+}
+
+#[tokio::test]
+async fn a_silent_node_is_waited_for_until_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t.jsonl");
+    let mut c = Cluster::start_with(
+        4,
+        RelayOptions {
+            round_timeout: Duration::from_millis(200),
+            trace: Some(trace.clone()),
+            ..RelayOptions::default()
+        },
+    )
+    .await;
+    // Node 20 registered, then went silent: round 0 closes by timeout, with
+    // everyone else's messages.
+    let silent = c.nodes.pop().unwrap();
+    let t = std::time::Instant::now();
+    let got = c.round(0).await;
+    assert!(t.elapsed() >= Duration::from_millis(150));
+    assert_eq!(got.len(), NODES - 1);
+    // Marking it down stops the relay waiting for it.
+    assert!(c.ctl("node-down 20").await.starts_with("ok"));
+    let t = std::time::Instant::now();
+    c.round(1).await;
+    assert!(t.elapsed() < Duration::from_millis(150));
+    let counters = c.stop().await;
+    assert_eq!(counters.timeouts, 1);
+    drop(silent);
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(first["timed_out"], true);
+    assert_eq!(first["messages"].as_array().unwrap().len(), NODES - 1);
 }
