@@ -127,7 +127,8 @@ pub struct RelayOptions {
     pub round_timeout: Duration,
     /// Larger datagrams are dropped as `too_large`.
     pub max_packet_len: usize,
-    /// Packets of rounds not open yet held back, at most.
+    /// Packets of rounds not open yet held back, at most; also the most
+    /// messages one round takes (more count as `rejected`).
     pub max_pending: usize,
     /// Where to write the trace (JSON lines), if anywhere.
     pub trace: Option<PathBuf>,
@@ -157,7 +158,8 @@ pub struct RelayCounters {
     pub unknown_node: u64,
     /// Hellos with the wrong config hash.
     pub config_mismatch: u64,
-    /// Packets of a kind the sender may not send (device beacons, deliveries).
+    /// Packets of a kind the sender may not send (device beacons, deliveries,
+    /// Hellos naming another node), or beyond a round's message limit.
     pub rejected: u64,
     /// Deliveries to receivers that never registered.
     pub undeliverable: u64,
@@ -577,6 +579,9 @@ impl State {
         if let Some(o) = &mut self.open {
             if round == o.round {
                 match item {
+                    Item::Msg(_) if o.msgs.len() >= self.opts.max_pending => {
+                        self.counters.rejected += 1;
+                    }
                     Item::Msg(s) if !o.done[s.origin] => o.msgs.push(s),
                     Item::Done(n) => o.done[n] = true,
                     Item::Msg(_) => {
