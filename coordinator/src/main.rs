@@ -24,6 +24,23 @@ struct Cli {
 enum Command {
     /// Train in one process: every device's model, partial logits summed exactly.
     Train(TrainArgs),
+    /// Send a live command to a running link-model relay and print its reply:
+    /// `link-down A B`, `link-up A B`, `node-down N`, `node-up N`,
+    /// `partition 1-10 11-20`, `heal`, `prr A B P`, `status`.
+    Ctl(CtlArgs),
+}
+
+#[derive(Args, Debug)]
+struct CtlArgs {
+    /// The command and its arguments, e.g. `link-down 3 7`.
+    #[arg(required = true, num_args = 1..)]
+    command: Vec<String>,
+    /// The relay's control address.
+    #[arg(long, default_value = "127.0.0.1:7701")]
+    relay: std::net::SocketAddr,
+    /// Seconds to wait for the reply.
+    #[arg(long, default_value_t = 3.0)]
+    timeout: f64,
 }
 
 #[derive(Args, Debug)]
@@ -62,7 +79,41 @@ struct TrainArgs {
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Train(args) => train_cmd(args),
+        Command::Ctl(args) => ctl_cmd(&args),
     }
+}
+
+/// Sends one control command to the relay and prints the reply (pretty JSON
+/// for `status`); a reply starting with `error` makes the command fail.
+fn ctl_cmd(a: &CtlArgs) -> Result<()> {
+    use anyhow::{Context, bail};
+    let line = a.command.join(" ");
+    let bind = if a.relay.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    };
+    let sock = std::net::UdpSocket::bind(bind).context("binding a UDP socket")?;
+    if !(a.timeout.is_finite() && a.timeout > 0.0) {
+        bail!("--timeout must be a positive number of seconds");
+    }
+    sock.set_read_timeout(Some(std::time::Duration::from_secs_f64(a.timeout)))
+        .context("setting the reply timeout")?;
+    sock.send_to(line.as_bytes(), a.relay)
+        .with_context(|| format!("sending `{line}` to {}", a.relay))?;
+    let mut buf = vec![0u8; 65_536];
+    let (n, _) = sock
+        .recv_from(&mut buf)
+        .with_context(|| format!("no reply from the relay at {}", a.relay))?;
+    let reply = String::from_utf8_lossy(&buf[..n]);
+    if reply.starts_with("error") {
+        bail!("relay: {reply}");
+    }
+    match serde_json::from_str::<serde_json::Value>(&reply) {
+        Ok(v) if v.is_object() => println!("{}", serde_json::to_string_pretty(&v)?),
+        _ => println!("{reply}"),
+    }
+    Ok(())
 }
 
 fn apply_overrides(cfg: &mut ExperimentConfig, a: &TrainArgs) {
@@ -173,4 +224,35 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&report)?);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod ctl_tests {
+    use super::*;
+
+    #[test]
+    fn ctl_parses_words_and_relay_address() {
+        let cli = Cli::try_parse_from([
+            "rocknet",
+            "ctl",
+            "link-down",
+            "3",
+            "7",
+            "--relay",
+            "127.0.0.1:9000",
+        ])
+        .unwrap();
+        let Command::Ctl(a) = cli.command else {
+            panic!("not ctl")
+        };
+        assert_eq!(a.command, ["link-down", "3", "7"]);
+        assert_eq!(a.relay, "127.0.0.1:9000".parse().unwrap());
+        let cli = Cli::try_parse_from(["rocknet", "ctl", "status"]).unwrap();
+        let Command::Ctl(a) = cli.command else {
+            panic!("not ctl")
+        };
+        assert_eq!(a.relay, "127.0.0.1:7701".parse().unwrap());
+        assert!(Cli::try_parse_from(["rocknet", "ctl"]).is_err());
+        assert!(Cli::try_parse_from(["rocknet", "ctl", "status", "--relay", "nope"]).is_err());
+    }
 }

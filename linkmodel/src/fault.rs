@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::topology::{LinkTable, NodeId};
 
@@ -32,7 +32,7 @@ fn yes() -> bool {
 }
 
 /// One fault event.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Fault {
     /// Link `from → to` (and, with `both`, the reverse; default true) loses
@@ -97,6 +97,20 @@ pub struct ScheduledFault {
     /// The fault.
     #[serde(flatten)]
     pub fault: Fault,
+}
+
+/// A serialisable description of the faults in force (for traces and
+/// `status` replies); lists are in ascending node order.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct FaultSummary {
+    /// Nodes that are down.
+    pub nodes_down: Vec<NodeId>,
+    /// Directed links that are down, `[from, to]`.
+    pub links_down: Vec<[NodeId; 2]>,
+    /// Partition group of every node, if a partition is in force.
+    pub partition: Option<Vec<u32>>,
+    /// PRR overrides, `(from, to, prr)`.
+    pub prr: Vec<(NodeId, NodeId, f64)>,
 }
 
 /// The faults in force.
@@ -206,6 +220,24 @@ impl FaultSet {
     /// Whether `node` is up.
     pub fn is_up(&self, node: NodeId) -> bool {
         !self.node_down[node]
+    }
+
+    /// A description of the faults in force.
+    pub fn summary(&self) -> FaultSummary {
+        let n = self.nodes;
+        FaultSummary {
+            nodes_down: (0..n).filter(|&i| self.node_down[i]).collect(),
+            links_down: (0..n * n)
+                .filter(|&k| self.link_down[k])
+                .map(|k| [k / n, k % n])
+                .collect(),
+            partition: self.group.clone(),
+            prr: self
+                .prr_override
+                .iter()
+                .map(|(&(a, b), &p)| (a, b, p))
+                .collect(),
+        }
     }
 
     /// The node-down flags.

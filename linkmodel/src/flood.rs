@@ -50,7 +50,7 @@
 //! through; a message choice only when several are innovative), so the same
 //! seed, topology, faults and inputs give identical results.
 
-use std::hash::{DefaultHasher, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 
 use rand_core::Rng;
 use rocknet_core::rng::{Purpose, keyed_rng, uniform_inclusive};
@@ -184,12 +184,36 @@ impl RoundResult {
         got as f64 / pairs as f64
     }
 
-    /// A 64-bit digest of the whole result (SipHash with fixed keys; stable
-    /// within one build, for replay checks).
+    /// A 64-bit digest of the whole result (FNV-1a over the `Hash` stream;
+    /// stable across builds and runs on one architecture, for replay checks).
     pub fn digest(&self) -> u64 {
-        let mut h = DefaultHasher::new();
+        let mut h = Fnv1a::default();
         self.hash(&mut h);
         h.finish()
+    }
+}
+
+/// 64-bit FNV-1a: a stable hasher (std's `DefaultHasher` may change between
+/// releases).
+#[derive(Debug, Clone, Copy)]
+pub struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for Fnv1a {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 ^= u64::from(b);
+            self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+        }
     }
 }
 

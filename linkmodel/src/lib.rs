@@ -9,6 +9,8 @@
 //! * [`fault`] — link/node down and up, partitions, PRR overrides.
 //! * [`flood`] — one round of synchronous-transmission flooding (Mixer or
 //!   Glossy) over all of the above.
+//! * [`relay`] — the UDP relay: nodes' packets in, the model's deliveries out,
+//!   a control socket for live faults, and a JSON-lines trace.
 //! * [`config`] — the serde `LinkModelConfig` tying these together, and the
 //!   stateful [`config::LinkModel`] that runs round after round.
 #![deny(missing_docs)]
@@ -18,5 +20,6 @@ pub mod fault;
 pub mod flood;
 pub mod loss;
 pub mod phy;
+pub mod relay;
 pub mod topology;
 pub mod units;

@@ -1,0 +1,818 @@
+//! The UDP relay: nodes send their packets here instead of to a radio, the
+//! [`LinkModel`] decides who hears what, and the relay hands every receiver
+//! exactly those packets as [`Delivery`] envelopes (DESIGN.md §3).
+//!
+//! # Round contract
+//!
+//! All packets are [`rocknet_core::wire`] packets of the relay's cluster id,
+//! one per UDP datagram, sent to the relay's data port.
+//!
+//! 1. **Registration.** A node `i` (0 = host) sends
+//!    `Hello { node: i, config_hash }` with header source `i` and header
+//!    round [`NO_ROUND`]. The relay records the sender's address for `i`
+//!    (a later Hello moves it) and acks with a Hello from [`RELAY_NODE`],
+//!    round [`NO_ROUND`]. With [`RelayOptions::config_hash`] set, a Hello
+//!    with another hash is refused (counted as `config_mismatch`).
+//! 2. **Opening.** Round `r` opens when the host's `Beacon` with header round
+//!    `r` arrives, `r` greater than the last closed round. The beacon is the
+//!    host's first message of the round.
+//! 3. **Submissions.** Every registered node sends its messages of round `r`
+//!    (any kind but `Hello` and `Delivery`; header round `r`), then an
+//!    **end-of-submissions marker**: a Hello with header round `r`. Packets
+//!    of a round that is not open yet (above the last closed one) are held
+//!    back, in order, until it opens (bounded by
+//!    [`RelayOptions::max_pending`]; overflow counts as `future_round`), so
+//!    a node may submit before the host's beacon reaches the relay.
+//! 4. **Closing.** Round `r` closes as soon as every registered node that is
+//!    up (no `node-down` in force) has sent its marker — or, if some never
+//!    do, [`RelayOptions::round_timeout`] after it opened (counted in
+//!    `timeouts` and marked `timed_out` in the trace: only then can timing
+//!    change the result). A node's packets after its own marker, and packets
+//!    of closed rounds, are dropped as `stale_round`.
+//! 5. **Flood.** The round's messages are ordered by originator (ascending),
+//!    each node's in the order it sent them, and
+//!    [`LinkModel::run_round`]`(r, origins)` decides the deliveries. So when
+//!    all nodes follow the contract, the round's messages and results do not
+//!    depend on timing.
+//! 6. **Delivery.** After the round's emulated duration ×
+//!    [`RelayOptions::time_scale`] (0 = at once; pacing never changes
+//!    results), every receiver gets, receivers ascending and messages in
+//!    round order, one `Delivery { slot, hops, inner }` per message the model
+//!    delivered to it (not its own), from [`RELAY_NODE`] with header round
+//!    `r`; then every registered node gets the **end-of-round marker**: a
+//!    Hello from [`RELAY_NODE`] with header round `r`. Nodes submit round
+//!    `r + 1` after it.
+//!
+//! Malformed, foreign-cluster, stale, oversize ([`RelayOptions::max_packet_len`])
+//! packets are dropped and counted in [`DropCounters`]; packets from node
+//! ids outside the topology, from unregistered nodes or from an address
+//! other than the registered one count as `unknown_node`; a beacon from a
+//! device or a `Delivery` sent to the relay as `rejected`. Nothing a peer
+//! sends makes the relay panic or stop.
+//!
+//! # Faults
+//!
+//! A fault from the control socket ([`control`]) is applied at once, so it
+//! is in force from the next round the relay runs (the open one, if a round
+//! is open); the trace lists it among that round's `faults_applied`.
+//!
+//! # Trace
+//!
+//! With [`RelayOptions::trace`], one JSON line per round
+//! ([`TraceRound`]), plus a `{"drops": …}` line on `status` and at shutdown.
+//! The same seed, config and inputs give a byte-identical file.
+
+pub mod control;
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::future::Future;
+use std::io::{BufWriter, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rocknet_core::wire::{
+    self, Body, Delivery, DropCounters, HOST_NODE, Hello, Kind, Packet, RELAY_NODE, WireError,
+};
+use serde::Serialize;
+use tokio::net::UdpSocket;
+use tokio::time::Instant;
+
+use crate::config::{ConfigError, LinkModel, LinkModelConfig};
+use crate::fault::{Fault, FaultSummary};
+use crate::topology::NodeId;
+use control::{CtlCommand, parse_command};
+
+/// The header round of a registration Hello (and of the relay's ack): "no
+/// round".
+pub const NO_ROUND: u32 = u32::MAX;
+
+/// The relay cannot start or its trace cannot be written.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// The link-model config is invalid.
+    #[error("link-model config: {0}")]
+    Config(#[from] ConfigError),
+    /// An option is out of range.
+    #[error("relay option {0}")]
+    Option(&'static str),
+    /// A socket or the trace file failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> RelayError {
+    move |source| RelayError::Io {
+        context: context.into(),
+        source,
+    }
+}
+
+/// How the relay runs.
+#[derive(Debug, Clone)]
+pub struct RelayOptions {
+    /// Cluster id of the packets it accepts and sends.
+    pub cluster: u16,
+    /// If set, Hellos must carry this config hash.
+    pub config_hash: Option<u64>,
+    /// Emulated time × this = wall-clock pacing (0 = as fast as possible).
+    pub time_scale: f64,
+    /// A round closes at the latest this long after it opened.
+    pub round_timeout: Duration,
+    /// Larger datagrams are dropped as `too_large`.
+    pub max_packet_len: usize,
+    /// Packets of rounds not open yet held back, at most; also the most
+    /// messages one round takes (more count as `rejected`).
+    pub max_pending: usize,
+    /// Where to write the trace (JSON lines), if anywhere.
+    pub trace: Option<PathBuf>,
+}
+
+impl Default for RelayOptions {
+    fn default() -> Self {
+        Self {
+            cluster: 1,
+            config_hash: None,
+            time_scale: 0.0,
+            round_timeout: Duration::from_secs(5),
+            max_packet_len: 2048,
+            max_pending: 65_536,
+            trace: None,
+        }
+    }
+}
+
+/// What the relay has dropped or refused, beyond the wire's own reasons.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RelayCounters {
+    /// Wire-level drops (decode errors, foreign cluster, stale, oversize…).
+    pub wire: DropCounters,
+    /// Packets from node ids outside the topology, unregistered nodes or
+    /// unregistered addresses.
+    pub unknown_node: u64,
+    /// Hellos with the wrong config hash.
+    pub config_mismatch: u64,
+    /// Packets of a kind the sender may not send (device beacons, deliveries,
+    /// Hellos naming another node), or beyond a round's message limit.
+    pub rejected: u64,
+    /// Deliveries to receivers that never registered.
+    pub undeliverable: u64,
+    /// Datagrams received on the data port.
+    pub received: u64,
+    /// Datagrams sent (deliveries, markers, acks).
+    pub sent: u64,
+    /// Sends that failed.
+    pub send_errors: u64,
+    /// Rounds closed by the timeout.
+    pub timeouts: u64,
+    /// Rounds run.
+    pub rounds: u64,
+}
+
+impl RelayCounters {
+    /// All dropped packets (wire drops + unknown node + config mismatch + rejected).
+    pub fn dropped(&self) -> u64 {
+        self.wire.total() + self.unknown_node + self.config_mismatch + self.rejected
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        for (reason, n) in self.wire.iter() {
+            m.insert(reason.name().to_string(), n.into());
+        }
+        for (k, v) in [
+            ("unknown_node", self.unknown_node),
+            ("config_mismatch", self.config_mismatch),
+            ("rejected", self.rejected),
+            ("undeliverable", self.undeliverable),
+            ("received", self.received),
+            ("sent", self.sent),
+            ("send_errors", self.send_errors),
+            ("timeouts", self.timeouts),
+            ("rounds", self.rounds),
+        ] {
+            m.insert(k.to_string(), v.into());
+        }
+        serde_json::Value::Object(m)
+    }
+}
+
+/// One message of a round in the trace.
+#[derive(Debug, Clone, Serialize)]
+pub struct TraceMessage {
+    /// Originating node.
+    pub origin: NodeId,
+    /// Packet kind (`beacon`, `sample`, …).
+    pub kind: &'static str,
+    /// Encoded length in bytes.
+    pub len: usize,
+    /// Receivers (not the originator): `[node, slot, hop]`, ascending.
+    pub to: Vec<[u32; 3]>,
+}
+
+/// One line of the trace: a round.
+#[derive(Debug, Clone, Serialize)]
+pub struct TraceRound {
+    /// Round number.
+    pub round: u64,
+    /// Emulated duration, µs.
+    pub duration_us: u64,
+    /// Slots up to the last transmission.
+    pub slots_used: u32,
+    /// Whether the round closed by timeout.
+    pub timed_out: bool,
+    /// Messages in round order.
+    pub messages: Vec<TraceMessage>,
+    /// Per node: `[radio-on, tx, rx, receptions]` slots.
+    pub radio: Vec<[u32; 4]>,
+    /// Faults applied before this round (live, then scheduled).
+    pub faults_applied: Vec<Fault>,
+    /// Faults in force during this round.
+    pub faults: FaultSummary,
+}
+
+fn kind_name(k: Kind) -> &'static str {
+    match k {
+        Kind::Beacon => "beacon",
+        Kind::Sample => "sample",
+        Kind::PartialLogits => "partial_logits",
+        Kind::Absent => "absent",
+        Kind::Hello => "hello",
+        Kind::Delivery => "delivery",
+        Kind::Fragment => "fragment",
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Submission {
+    origin: NodeId,
+    kind: Kind,
+    bytes: Vec<u8>,
+}
+
+/// A held-back or open-round item: a message, or a node's end marker.
+#[derive(Debug, Clone)]
+enum Item {
+    Msg(Submission),
+    Done(NodeId),
+}
+
+#[derive(Debug)]
+struct OpenRound {
+    round: u32,
+    msgs: Vec<Submission>,
+    done: Vec<bool>,
+    deadline: Instant,
+}
+
+/// The relay: sockets and state. Build with [`Relay::bind`], run with
+/// [`Relay::run`].
+pub struct Relay {
+    data: UdpSocket,
+    control: UdpSocket,
+    st: State,
+}
+
+struct State {
+    model: LinkModel,
+    nodes: usize,
+    opts: RelayOptions,
+    addrs: Vec<Option<SocketAddr>>,
+    counters: RelayCounters,
+    open: Option<OpenRound>,
+    last_closed: Option<u32>,
+    pending: BTreeMap<u32, Vec<Item>>,
+    pending_len: usize,
+    live: Vec<Fault>,
+    pair_counts: Vec<u64>,
+    trace: Option<BufWriter<File>>,
+    out: Vec<u8>,
+}
+
+fn udp_socket(addr: SocketAddr, what: &str) -> Result<UdpSocket, RelayError> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let ctx = || format!("{what} socket on {addr}");
+    let s = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))
+        .map_err(io_err(ctx()))?;
+    // Large buffers: a round's submissions and deliveries arrive in bursts.
+    let _ = s.set_recv_buffer_size(8 << 20);
+    let _ = s.set_send_buffer_size(8 << 20);
+    s.set_nonblocking(true).map_err(io_err(ctx()))?;
+    s.bind(&addr.into()).map_err(io_err(ctx()))?;
+    UdpSocket::from_std(s.into()).map_err(io_err(ctx()))
+}
+
+enum Event {
+    Shutdown,
+    Data(usize, SocketAddr),
+    Control(usize, SocketAddr),
+    Timeout,
+    RecvError(std::io::Error),
+}
+
+async fn deadline(d: Option<Instant>) {
+    match d {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+impl Relay {
+    /// Builds the model from `config` and binds the data and control sockets
+    /// (port 0 picks a free port; see [`Relay::data_addr`]). Must be called
+    /// inside a tokio runtime.
+    pub async fn bind(
+        config: &LinkModelConfig,
+        opts: RelayOptions,
+        data: SocketAddr,
+        control: SocketAddr,
+    ) -> Result<Self, RelayError> {
+        if !(opts.time_scale.is_finite() && opts.time_scale >= 0.0) {
+            return Err(RelayError::Option("time_scale must be finite and ≥ 0"));
+        }
+        if opts.max_packet_len < wire::OVERHEAD {
+            return Err(RelayError::Option(
+                "max_packet_len is below the header size",
+            ));
+        }
+        let model = config.build()?;
+        let nodes = model.topology().nodes();
+        let trace = match &opts.trace {
+            Some(p) => Some(BufWriter::new(
+                File::create(p).map_err(io_err(format!("creating trace {}", p.display())))?,
+            )),
+            None => None,
+        };
+        let data = udp_socket(data, "data")?;
+        let control = udp_socket(control, "control")?;
+        Ok(Self {
+            data,
+            control,
+            st: State {
+                model,
+                nodes,
+                opts,
+                addrs: vec![None; nodes],
+                counters: RelayCounters::default(),
+                open: None,
+                last_closed: None,
+                pending: BTreeMap::new(),
+                pending_len: 0,
+                live: Vec::new(),
+                pair_counts: vec![0; nodes * nodes],
+                trace,
+                out: vec![0; wire::MAX_PACKET_LEN],
+            },
+        })
+    }
+
+    /// The data socket's address.
+    pub fn data_addr(&self) -> Result<SocketAddr, RelayError> {
+        self.data
+            .local_addr()
+            .map_err(io_err("data socket address"))
+    }
+
+    /// The control socket's address.
+    pub fn control_addr(&self) -> Result<SocketAddr, RelayError> {
+        self.control
+            .local_addr()
+            .map_err(io_err("control socket address"))
+    }
+
+    /// Serves until `shutdown` completes, then writes the final drop counters
+    /// to the trace and returns the counters.
+    pub async fn run(
+        mut self,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<RelayCounters, RelayError> {
+        tokio::pin!(shutdown);
+        let mut buf = vec![0u8; 65_536];
+        let mut cbuf = vec![0u8; 4096];
+        loop {
+            let d = self.st.open.as_ref().map(|o| o.deadline);
+            let ev = tokio::select! {
+                biased;
+                _ = &mut shutdown => Event::Shutdown,
+                r = self.control.recv_from(&mut cbuf) => match r {
+                    Ok((n, a)) => Event::Control(n, a),
+                    Err(e) => Event::RecvError(e),
+                },
+                r = self.data.recv_from(&mut buf) => match r {
+                    Ok((n, a)) => Event::Data(n, a),
+                    Err(e) => Event::RecvError(e),
+                },
+                _ = deadline(d) => Event::Timeout,
+            };
+            match ev {
+                Event::Shutdown => break,
+                Event::Data(n, a) => {
+                    let sends = self.st.on_data(&buf[..n], a);
+                    self.flush(sends).await;
+                }
+                Event::Control(n, a) => {
+                    let reply = self.st.on_control(&cbuf[..n]);
+                    if self.control.send_to(reply.as_bytes(), a).await.is_err() {
+                        self.st.counters.send_errors += 1;
+                    }
+                }
+                Event::Timeout => {
+                    self.st.counters.timeouts += 1;
+                    let sends = self.st.close_round(true);
+                    self.flush(sends).await;
+                }
+                Event::RecvError(e) => {
+                    // E.g. ICMP errors reported on the socket: keep serving.
+                    tracing::debug!("recv error: {e}");
+                }
+            }
+        }
+        self.st.write_drops()?;
+        if let Some(t) = &mut self.st.trace {
+            t.flush().map_err(io_err("flushing the trace"))?;
+        }
+        Ok(self.st.counters.clone())
+    }
+
+    /// Sends the outcome of zero or more closed rounds, paced.
+    async fn flush(&mut self, batches: Vec<Batch>) {
+        for b in batches {
+            if self.st.opts.time_scale > 0.0 && b.duration_us > 0 {
+                let wall = b.duration_us as f64 * self.st.opts.time_scale;
+                tokio::time::sleep(Duration::from_nanos((wall * 1000.0) as u64)).await;
+            }
+            for (addr, bytes) in &b.datagrams {
+                match self.data.send_to(bytes, *addr).await {
+                    Ok(_) => self.st.counters.sent += 1,
+                    Err(e) => {
+                        tracing::debug!("send to {addr}: {e}");
+                        self.st.counters.send_errors += 1;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Datagrams to send after a round's emulated duration (or at once).
+struct Batch {
+    duration_us: u64,
+    datagrams: Vec<(SocketAddr, Vec<u8>)>,
+}
+
+impl State {
+    fn encode(&mut self, round: u32, body: Body<'_>) -> Option<Vec<u8>> {
+        let p = Packet {
+            cluster: self.opts.cluster,
+            source: RELAY_NODE,
+            round,
+            body,
+        };
+        match wire::encode(&p, &mut self.out) {
+            Ok(n) => Some(self.out[..n].to_vec()),
+            Err(_) => None,
+        }
+    }
+
+    fn marker(&mut self, round: u32) -> Option<Vec<u8>> {
+        let config_hash = self.opts.config_hash.unwrap_or(0);
+        self.encode(
+            round,
+            Body::Hello(Hello {
+                node: RELAY_NODE,
+                config_hash,
+            }),
+        )
+    }
+
+    fn drop_wire(&mut self, e: &WireError) {
+        self.counters.wire.record(e);
+    }
+
+    fn on_data(&mut self, bytes: &[u8], from: SocketAddr) -> Vec<Batch> {
+        self.counters.received += 1;
+        if bytes.len() > self.opts.max_packet_len {
+            self.drop_wire(&WireError::TooLarge);
+            return Vec::new();
+        }
+        let p = match wire::decode(bytes) {
+            Ok(p) => p,
+            Err(e) => {
+                self.drop_wire(&e);
+                return Vec::new();
+            }
+        };
+        if let Err(e) = p.check_cluster(self.opts.cluster) {
+            self.drop_wire(&e);
+            return Vec::new();
+        }
+        let src = usize::from(p.source);
+        if src >= self.nodes {
+            self.counters.unknown_node += 1;
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        let item = match p.body {
+            Body::Hello(h) => {
+                if usize::from(h.node) != src {
+                    self.counters.rejected += 1;
+                    return out;
+                }
+                if self.opts.config_hash.is_some_and(|c| c != h.config_hash) {
+                    self.counters.config_mismatch += 1;
+                    return out;
+                }
+                self.addrs[src] = Some(from);
+                if p.round == NO_ROUND {
+                    if let Some(ack) = self.marker(NO_ROUND) {
+                        out.push(Batch {
+                            duration_us: 0,
+                            datagrams: vec![(from, ack)],
+                        });
+                    }
+                    return out;
+                }
+                Item::Done(src)
+            }
+            Body::Delivery(_) => {
+                self.counters.rejected += 1;
+                return out;
+            }
+            Body::Beacon(_) if p.source != HOST_NODE => {
+                self.counters.rejected += 1;
+                return out;
+            }
+            body => {
+                if self.addrs[src] != Some(from) {
+                    self.counters.unknown_node += 1;
+                    return out;
+                }
+                Item::Msg(Submission {
+                    origin: src,
+                    kind: body.kind(),
+                    bytes: bytes.to_vec(),
+                })
+            }
+        };
+        let is_beacon = matches!(&item, Item::Msg(s) if s.kind == Kind::Beacon);
+        self.place(p.round, item);
+        if is_beacon && self.open.is_none() {
+            self.try_open();
+        }
+        self.close_if_complete(&mut out);
+        out
+    }
+
+    fn stale(&mut self, expected: u32, found: u32) {
+        self.drop_wire(&WireError::StaleRound { expected, found });
+    }
+
+    /// Puts an item into the open round, the held-back set, or the bin.
+    fn place(&mut self, round: u32, item: Item) {
+        let next = self.last_closed.map_or(0, |c| c.saturating_add(1));
+        if let Some(o) = &mut self.open {
+            if round == o.round {
+                match item {
+                    Item::Msg(_) if o.msgs.len() >= self.opts.max_pending => {
+                        self.counters.rejected += 1;
+                    }
+                    Item::Msg(s) if !o.done[s.origin] => o.msgs.push(s),
+                    Item::Done(n) => o.done[n] = true,
+                    Item::Msg(_) => {
+                        let r = o.round;
+                        self.stale(r, round);
+                    }
+                }
+                return;
+            }
+            if round < o.round {
+                let r = o.round;
+                self.stale(r, round);
+                return;
+            }
+        } else if round < next || self.last_closed.is_some_and(|c| round <= c) {
+            self.stale(next, round);
+            return;
+        }
+        if self.pending_len >= self.opts.max_pending {
+            self.drop_wire(&WireError::FutureRound {
+                expected: next,
+                found: round,
+            });
+            return;
+        }
+        self.pending_len += 1;
+        self.pending.entry(round).or_default().push(item);
+    }
+
+    /// Opens the lowest held-back round that has a host beacon.
+    fn try_open(&mut self) {
+        let Some(r) = self
+            .pending
+            .iter()
+            .find(|(_, items)| {
+                items
+                    .iter()
+                    .any(|i| matches!(i, Item::Msg(s) if s.kind == Kind::Beacon))
+            })
+            .map(|(&r, _)| r)
+        else {
+            return;
+        };
+        let older: Vec<u32> = self.pending.range(..r).map(|(&k, _)| k).collect();
+        for k in older {
+            let items = self.pending.remove(&k).unwrap_or_default();
+            self.pending_len -= items.len();
+            for i in items {
+                if matches!(i, Item::Msg(_)) {
+                    self.stale(r, k);
+                }
+            }
+        }
+        let items = self.pending.remove(&r).unwrap_or_default();
+        self.pending_len -= items.len();
+        self.open = Some(OpenRound {
+            round: r,
+            msgs: Vec::new(),
+            done: vec![false; self.nodes],
+            deadline: Instant::now() + self.opts.round_timeout,
+        });
+        for i in items {
+            self.place(r, i);
+        }
+    }
+
+    fn close_if_complete(&mut self, out: &mut Vec<Batch>) {
+        while let Some(o) = &self.open {
+            let faults = self.model.faults();
+            let complete =
+                (0..self.nodes).all(|i| o.done[i] || self.addrs[i].is_none() || !faults.is_up(i));
+            if !complete {
+                return;
+            }
+            out.extend(self.close_round(false));
+        }
+    }
+
+    /// Runs the open round through the model; returns its datagrams (and
+    /// those of any held-back round that then opens and completes).
+    fn close_round(&mut self, timed_out: bool) -> Vec<Batch> {
+        let Some(mut o) = self.open.take() else {
+            return Vec::new();
+        };
+        self.last_closed = Some(o.round);
+        o.msgs.sort_by_key(|s| s.origin);
+        let origins: Vec<NodeId> = o.msgs.iter().map(|s| s.origin).collect();
+        let mut out = Vec::new();
+        match self.model.run_round(u64::from(o.round), &origins) {
+            Ok(outcome) => {
+                self.counters.rounds += 1;
+                let res = &outcome.result;
+                let n = self.nodes;
+                let mut messages = Vec::with_capacity(o.msgs.len());
+                for (m, s) in o.msgs.iter().enumerate() {
+                    let to: Vec<[u32; 3]> = (0..n)
+                        .filter(|&r| r != s.origin)
+                        .filter_map(|r| res.delivery(m, r).map(|d| [r as u32, d.slot, d.hop]))
+                        .collect();
+                    for t in &to {
+                        self.pair_counts[s.origin * n + t[0] as usize] += 1;
+                    }
+                    messages.push(TraceMessage {
+                        origin: s.origin,
+                        kind: kind_name(s.kind),
+                        len: s.bytes.len(),
+                        to,
+                    });
+                }
+                let mut faults_applied = std::mem::take(&mut self.live);
+                faults_applied.extend(outcome.faults_applied.iter().cloned());
+                let line = TraceRound {
+                    round: u64::from(o.round),
+                    duration_us: res.duration().0,
+                    slots_used: res.slots_used,
+                    timed_out,
+                    messages,
+                    radio: res
+                        .radio
+                        .iter()
+                        .map(|r| [r.on_slots(), r.tx_slots, r.rx_slots, r.receptions])
+                        .collect(),
+                    faults_applied,
+                    faults: self.model.faults().summary(),
+                };
+                self.write_trace(&line);
+                let mut datagrams = Vec::new();
+                for r in 0..n {
+                    for (m, s) in o.msgs.iter().enumerate() {
+                        if r == s.origin {
+                            continue;
+                        }
+                        let Some(d) = res.delivery(m, r) else {
+                            continue;
+                        };
+                        let Some(addr) = self.addrs[r] else {
+                            self.counters.undeliverable += 1;
+                            continue;
+                        };
+                        let body = Body::Delivery(Delivery {
+                            slot: u16::try_from(d.slot).unwrap_or(u16::MAX),
+                            hops: u8::try_from(d.hop).unwrap_or(u8::MAX),
+                            inner: &s.bytes,
+                        });
+                        if let Some(b) = self.encode(o.round, body) {
+                            datagrams.push((addr, b));
+                        }
+                    }
+                }
+                if let Some(marker) = self.marker(o.round) {
+                    for a in self.addrs.iter().flatten() {
+                        datagrams.push((*a, marker.clone()));
+                    }
+                }
+                out.push(Batch {
+                    duration_us: res.duration().0,
+                    datagrams,
+                });
+            }
+            Err(e) => tracing::warn!("round {}: {e}", o.round),
+        }
+        self.try_open();
+        self.close_if_complete(&mut out);
+        out
+    }
+
+    fn write_trace<T: Serialize>(&mut self, line: &T) {
+        if let Some(t) = &mut self.trace {
+            let ok = serde_json::to_writer(&mut *t, line).is_ok() && t.write_all(b"\n").is_ok();
+            if !ok {
+                tracing::warn!("trace write failed; trace disabled");
+                self.trace = None;
+            }
+        }
+    }
+
+    fn write_drops(&mut self) -> Result<(), RelayError> {
+        let v = serde_json::json!({ "drops": self.counters.to_json() });
+        self.write_trace(&v);
+        if let Some(t) = &mut self.trace {
+            t.flush().map_err(io_err("flushing the trace"))?;
+        }
+        Ok(())
+    }
+
+    fn on_control(&mut self, bytes: &[u8]) -> String {
+        let Ok(line) = std::str::from_utf8(bytes) else {
+            return "error: command is not UTF-8".to_string();
+        };
+        match parse_command(line) {
+            Err(e) => format!("error: {e}"),
+            Ok(CtlCommand::Status) => {
+                let _ = self.write_drops();
+                self.status().to_string()
+            }
+            Ok(CtlCommand::Fault(f)) => {
+                if let Err(e) = self.model.apply_fault(&f) {
+                    return format!("error: {e}");
+                }
+                self.live.push(f);
+                let from = match (&self.open, self.last_closed) {
+                    (Some(o), _) => format!("round {}", o.round),
+                    (None, Some(c)) => format!("the next round opened (> {c})"),
+                    (None, None) => "the first round".to_string(),
+                };
+                format!("ok: {} in force from {from}", line.trim())
+            }
+        }
+    }
+
+    fn status(&self) -> serde_json::Value {
+        let n = self.nodes;
+        let topo = self.model.topology();
+        let pairs: Vec<[u64; 3]> = (0..n * n)
+            .filter(|&k| self.pair_counts[k] > 0)
+            .map(|k| [(k / n) as u64, (k % n) as u64, self.pair_counts[k]])
+            .collect();
+        serde_json::json!({
+            "topology": {
+                "nodes": n,
+                "diameter": topo.diameter(),
+                "mode": format!("{:?}", self.model.params().mode),
+                "slots": self.model.params().slots,
+                "slot_us": self.model.params().slot_length.0,
+            },
+            "registered": (0..n).filter(|&i| self.addrs[i].is_some()).collect::<Vec<_>>(),
+            "open_round": self.open.as_ref().map(|o| o.round),
+            "last_closed": self.last_closed,
+            "faults": self.model.faults().summary(),
+            "deliveries": pairs,
+            "drops": self.counters.to_json(),
+        })
+    }
+}

@@ -1,0 +1,422 @@
+//! The relay over real UDP sockets on loopback: 20 fake devices + a host.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use rocknet_core::wire::{self, Absent, Beacon, Body, HOST_NODE, Hello, Packet, Phase, RELAY_NODE};
+use rocknet_linkmodel::config::LinkModelConfig;
+use rocknet_linkmodel::fault::Fault;
+use rocknet_linkmodel::relay::{NO_ROUND, Relay, RelayCounters, RelayOptions};
+use rocknet_linkmodel::topology::NodeId;
+use tokio::net::UdpSocket;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio::time::timeout;
+
+const CLUSTER: u16 = 3;
+const NODES: usize = 21;
+const WAIT: Duration = Duration::from_secs(5);
+
+fn config(seed: u64) -> LinkModelConfig {
+    toml::from_str(&format!(
+        "seed = {seed}\n[topology]\nkind = \"testbed20\"\n[loss]\nkind = \"gilbert_elliott\"\n\
+         p_gb = 0.01\np_bg = 0.2\nloss_good = 0.0\nloss_bad = 0.9\n"
+    ))
+    .unwrap()
+}
+
+fn encode(cluster: u16, source: u16, round: u32, body: Body<'_>) -> Vec<u8> {
+    let p = Packet {
+        cluster,
+        source,
+        round,
+        body,
+    };
+    let mut buf = vec![0u8; p.encoded_len()];
+    wire::encode(&p, &mut buf).unwrap();
+    buf
+}
+
+fn hello(node: u16, round: u32) -> Vec<u8> {
+    encode(
+        CLUSTER,
+        node,
+        round,
+        Body::Hello(Hello {
+            node,
+            config_hash: 0,
+        }),
+    )
+}
+
+struct Cluster {
+    nodes: Vec<UdpSocket>,
+    data: SocketAddr,
+    ctl: UdpSocket,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<RelayCounters>,
+}
+
+/// One delivery as a node saw it: (origin, slot, hops).
+type Seen = BTreeSet<(NodeId, u32, u32)>;
+
+impl Cluster {
+    async fn start(seed: u64, trace: Option<&Path>) -> Self {
+        Self::start_with(
+            seed,
+            RelayOptions {
+                trace: trace.map(Path::to_path_buf),
+                ..RelayOptions::default()
+            },
+        )
+        .await
+    }
+
+    async fn start_with(seed: u64, opts: RelayOptions) -> Self {
+        let opts = RelayOptions {
+            cluster: CLUSTER,
+            ..opts
+        };
+        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let relay = Relay::bind(&config(seed), opts, any, any).await.unwrap();
+        let data = relay.data_addr().unwrap();
+        let control = relay.control_addr().unwrap();
+        let (tx, rx) = oneshot::channel();
+        let task = tokio::spawn(async move {
+            relay
+                .run(async {
+                    let _ = rx.await;
+                })
+                .await
+                .unwrap()
+        });
+        let ctl = UdpSocket::bind(any).await.unwrap();
+        ctl.connect(control).await.unwrap();
+        let mut nodes = Vec::new();
+        for i in 0..NODES {
+            let s = UdpSocket::bind(any).await.unwrap();
+            s.send_to(&hello(i as u16, NO_ROUND), data).await.unwrap();
+            let mut buf = [0u8; 256];
+            let n = timeout(WAIT, s.recv(&mut buf)).await.unwrap().unwrap();
+            let p = wire::decode(&buf[..n]).unwrap();
+            assert_eq!((p.source, p.round), (RELAY_NODE, NO_ROUND), "ack");
+            nodes.push(s);
+        }
+        Self {
+            nodes,
+            data,
+            ctl,
+            stop: Some(tx),
+            task,
+        }
+    }
+
+    async fn ctl(&self, cmd: &str) -> String {
+        self.ctl.send(cmd.as_bytes()).await.unwrap();
+        let mut buf = vec![0u8; 65_536];
+        let n = timeout(WAIT, self.ctl.recv(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        String::from_utf8(buf[..n].to_vec()).unwrap()
+    }
+
+    /// Round `r`: the host's beacon, one Absent per device, every node's end
+    /// marker; returns what each node received.
+    async fn round(&self, r: u32) -> Vec<Seen> {
+        let beacon = encode(
+            CLUSTER,
+            HOST_NODE,
+            r,
+            Body::Beacon(Beacon {
+                phase: Phase::Train,
+                sample_index: r,
+                epoch: 0,
+                config_hash: 0,
+            }),
+        );
+        // Devices first, so their packets usually wait for the beacon.
+        for (i, s) in self.nodes.iter().enumerate().skip(1) {
+            let p = encode(
+                CLUSTER,
+                i as u16,
+                r,
+                Body::Absent(Absent { sample_index: r }),
+            );
+            s.send_to(&p, self.data).await.unwrap();
+            s.send_to(&hello(i as u16, r), self.data).await.unwrap();
+        }
+        self.nodes[0].send_to(&beacon, self.data).await.unwrap();
+        self.nodes[0]
+            .send_to(&hello(0, r), self.data)
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 4096];
+        for s in &self.nodes {
+            let mut seen = Seen::new();
+            loop {
+                let n = timeout(WAIT, s.recv(&mut buf)).await.unwrap().unwrap();
+                let p = wire::decode(&buf[..n]).unwrap();
+                assert_eq!((p.source, p.round), (RELAY_NODE, r));
+                match p.body {
+                    Body::Hello(_) => break,
+                    Body::Delivery(d) => {
+                        let inner = d.packet().unwrap();
+                        assert_eq!(inner.round, r);
+                        assert!(
+                            seen.insert((
+                                usize::from(inner.source),
+                                u32::from(d.slot),
+                                u32::from(d.hops)
+                            )),
+                            "duplicate delivery"
+                        );
+                    }
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            out.push(seen);
+        }
+        out
+    }
+
+    async fn stop(mut self) -> RelayCounters {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.await.unwrap()
+    }
+}
+
+/// What the independent model says each node should receive in round `r`.
+fn expected(model: &mut rocknet_linkmodel::config::LinkModel, r: u32) -> Vec<Seen> {
+    let origins: Vec<NodeId> = (0..NODES).collect();
+    let res = model.run_round(u64::from(r), &origins).unwrap().result;
+    (0..NODES)
+        .map(|rx| {
+            (0..NODES)
+                .filter(|&m| m != rx)
+                .filter_map(|m| res.delivery(m, rx).map(|d| (origins[m], d.slot, d.hop)))
+                .collect()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn relay_delivers_exactly_what_the_model_decides() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("trace.jsonl");
+    let c = Cluster::start(7, Some(&trace)).await;
+    let mut model = config(7).build().unwrap();
+    let mut unfaulted = None;
+    let mut differs = false;
+    for r in 0..200u32 {
+        if r == 100 {
+            let reply = c.ctl("link-down 3 7").await;
+            assert!(reply.starts_with("ok"), "{reply}");
+            unfaulted = Some(model.clone());
+            model
+                .apply_fault(&Fault::LinkDown {
+                    from: 3,
+                    to: 7,
+                    both: true,
+                })
+                .unwrap();
+        }
+        let got = c.round(r).await;
+        let want = expected(&mut model, r);
+        if let Some(u) = &mut unfaulted {
+            differs |= expected(u, r) != want;
+        }
+        assert_eq!(got, want, "round {r}");
+    }
+    assert!(differs, "link 3–7 should matter in testbed20");
+    let status: serde_json::Value = serde_json::from_str(&c.ctl("status").await).unwrap();
+    assert_eq!(
+        status["faults"]["links_down"],
+        serde_json::json!([[3, 7], [7, 3]])
+    );
+    assert_eq!(status["last_closed"], 199);
+    assert!(status["deliveries"].as_array().unwrap().len() > 100);
+    let counters = c.stop().await;
+    assert_eq!(counters.rounds, 200);
+    assert_eq!(counters.dropped(), 0, "{counters:?}");
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let rounds: Vec<&serde_json::Value> =
+        lines.iter().filter(|l| l.get("round").is_some()).collect();
+    assert_eq!(rounds.len(), 200);
+    assert_eq!(rounds[99]["faults_applied"], serde_json::json!([]));
+    assert_eq!(
+        rounds[100]["faults_applied"],
+        serde_json::json!([{"kind": "link_down", "from": 3, "to": 7, "both": true}])
+    );
+    assert_eq!(rounds[99]["faults"]["links_down"], serde_json::json!([]));
+    assert_eq!(
+        rounds[150]["faults"]["links_down"],
+        serde_json::json!([[3, 7], [7, 3]])
+    );
+    assert_eq!(rounds[0]["duration_us"], 150 * 681);
+    assert_eq!(rounds[0]["radio"].as_array().unwrap().len(), NODES);
+    assert!(lines.last().unwrap().get("drops").is_some());
+}
+
+async fn traced_run(seed: u64, path: &Path) -> Vec<u8> {
+    let c = Cluster::start(seed, Some(path)).await;
+    for r in 0..30 {
+        if r == 10 {
+            assert!(c.ctl("node-down 5").await.starts_with("ok"));
+        }
+        c.round(r).await;
+    }
+    c.stop().await;
+    std::fs::read(path).unwrap()
+}
+
+#[tokio::test]
+async fn traces_are_byte_identical_for_the_same_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = traced_run(11, &dir.path().join("a.jsonl")).await;
+    let b = traced_run(11, &dir.path().join("b.jsonl")).await;
+    let c = traced_run(12, &dir.path().join("c.jsonl")).await;
+    assert!(!a.is_empty());
+    assert_eq!(a, b, "same seed, same inputs");
+    assert_ne!(a, c, "different seed");
+}
+
+#[tokio::test]
+async fn bad_packets_are_counted_and_the_relay_keeps_serving() {
+    let c = Cluster::start(5, None).await;
+    let s = &c.nodes[1];
+    let absent = |cluster, source, round| {
+        encode(
+            cluster,
+            source,
+            round,
+            Body::Absent(Absent { sample_index: 0 }),
+        )
+    };
+    // Random bytes (short and long), a wrong cluster, a bad CRC, an unknown
+    // node id, a valid id from an unregistered address, an oversize datagram.
+    s.send_to(&[1, 2, 3], c.data).await.unwrap();
+    let junk: Vec<u8> = (0..200u32).map(|i| (i * 37 % 251) as u8).collect();
+    s.send_to(&junk, c.data).await.unwrap();
+    s.send_to(&absent(CLUSTER + 1, 1, 0), c.data).await.unwrap();
+    let mut bad_crc = absent(CLUSTER, 1, 0);
+    *bad_crc.last_mut().unwrap() ^= 0xff;
+    s.send_to(&bad_crc, c.data).await.unwrap();
+    s.send_to(&absent(CLUSTER, 50, 0), c.data).await.unwrap();
+    let stranger = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    stranger
+        .send_to(&absent(CLUSTER, 2, 0), c.data)
+        .await
+        .unwrap();
+    s.send_to(&vec![0u8; 5000], c.data).await.unwrap();
+    // A device may not open a round.
+    let fake_beacon = encode(
+        CLUSTER,
+        1,
+        0,
+        Body::Beacon(Beacon {
+            phase: Phase::Train,
+            sample_index: 0,
+            epoch: 0,
+            config_hash: 0,
+        }),
+    );
+    s.send_to(&fake_beacon, c.data).await.unwrap();
+    // Bad control commands get an error reply, not a crash.
+    assert!(c.ctl("node-down 99").await.starts_with("error"));
+    assert!(c.ctl("frobnicate").await.starts_with("error"));
+    assert!(c.ctl("\u{0}\u{1}garbage").await.starts_with("error"));
+
+    let mut model = config(5).build().unwrap();
+    for r in 0..3 {
+        assert_eq!(c.round(r).await, expected(&mut model, r));
+    }
+    // A late packet for a closed round is stale.
+    s.send_to(&absent(CLUSTER, 1, 1), c.data).await.unwrap();
+    // (The next round's packets from the same socket arrive after it.)
+    assert_eq!(c.round(3).await, expected(&mut model, 3));
+    let status: serde_json::Value = serde_json::from_str(&c.ctl("status").await).unwrap();
+    let d = &status["drops"];
+    assert_eq!(d["bad_crc"], 1, "{d}");
+    assert_eq!(d["foreign_cluster"], 1, "{d}");
+    assert_eq!(d["too_short"], 1, "{d}");
+    assert_eq!(d["too_large"], 1, "{d}");
+    assert_eq!(d["unknown_node"], 2, "{d}");
+    assert_eq!(d["rejected"], 1, "{d}");
+    assert_eq!(d["stale_round"], 1, "{d}");
+    let counters = c.stop().await;
+    assert_eq!(counters.wire.get(wire::DropReason::BadCrc), 1);
+    // The junk datagram fails some decode check.
+    let decode_fail = counters.wire.total()
+        - counters.wire.get(wire::DropReason::BadCrc)
+        - counters.wire.get(wire::DropReason::ForeignCluster)
+        - counters.wire.get(wire::DropReason::TooShort)
+        - counters.wire.get(wire::DropReason::TooLarge)
+        - counters.wire.get(wire::DropReason::StaleRound);
+    assert_eq!(decode_fail, 1, "{counters:?}");
+}
+
+#[tokio::test]
+async fn pacing_does_not_change_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut traces = Vec::new();
+    for (i, scale) in [0.0, 0.02].into_iter().enumerate() {
+        let path = dir.path().join(format!("{i}.jsonl"));
+        let c = Cluster::start_with(
+            9,
+            RelayOptions {
+                time_scale: scale,
+                trace: Some(path.clone()),
+                ..RelayOptions::default()
+            },
+        )
+        .await;
+        for r in 0..5 {
+            c.round(r).await;
+        }
+        c.stop().await;
+        traces.push(std::fs::read(path).unwrap());
+    }
+    assert_eq!(traces[0], traces[1]);
+}
+
+#[tokio::test]
+async fn a_silent_node_is_waited_for_until_the_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t.jsonl");
+    let mut c = Cluster::start_with(
+        4,
+        RelayOptions {
+            round_timeout: Duration::from_millis(200),
+            trace: Some(trace.clone()),
+            ..RelayOptions::default()
+        },
+    )
+    .await;
+    // Node 20 registered, then went silent: round 0 closes by timeout, with
+    // everyone else's messages.
+    let silent = c.nodes.pop().unwrap();
+    let t = std::time::Instant::now();
+    let got = c.round(0).await;
+    assert!(t.elapsed() >= Duration::from_millis(150));
+    assert_eq!(got.len(), NODES - 1);
+    // Marking it down stops the relay waiting for it.
+    assert!(c.ctl("node-down 20").await.starts_with("ok"));
+    let t = std::time::Instant::now();
+    c.round(1).await;
+    assert!(t.elapsed() < Duration::from_millis(150));
+    let counters = c.stop().await;
+    assert_eq!(counters.timeouts, 1);
+    drop(silent);
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(first["timed_out"], true);
+    assert_eq!(first["messages"].as_array().unwrap().len(), NODES - 1);
+}
