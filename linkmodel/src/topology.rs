@@ -23,6 +23,12 @@ pub const MIN_PRR: f64 = 1e-4;
 /// A node index: 0 is the host, 1.. are devices.
 pub type NodeId = usize;
 
+/// The largest topology (nodes including the host) a config may build. The
+/// link table is `n × n` and wire source ids are `u16` with 65 535 reserved
+/// for the relay, so this must stay well below `u16::MAX`.
+pub const MAX_NODES: usize = 4096;
+const _: () = assert!(MAX_NODES < u16::MAX as usize);
+
 /// Links with a PRR above this count as usable for connectivity checks and
 /// hop distances.
 pub const USABLE_PRR: f64 = 0.1;
@@ -76,11 +82,23 @@ pub struct LinkTable {
 
 impl LinkTable {
     /// `n` nodes with no links.
+    ///
+    /// # Panics
+    /// If `n > MAX_NODES` (configs are checked with [`LinkTable::try_new`]).
     pub fn new(n: usize) -> Self {
-        Self {
+        match Self::try_new(n) {
+            Ok(t) => t,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// `n` nodes with no links, or an error if `n > MAX_NODES`.
+    pub fn try_new(n: usize) -> Result<Self, TopologyError> {
+        check_nodes("nodes", n)?;
+        Ok(Self {
             n,
             prr: vec![0.0; n * n],
-        }
+        })
     }
 
     /// Number of nodes.
@@ -435,6 +453,27 @@ impl Topology {
     }
 }
 
+/// Rejects a node count above [`MAX_NODES`], naming `field`.
+fn check_nodes(field: &str, n: usize) -> Result<(), TopologyError> {
+    if n > MAX_NODES {
+        Err(TopologyError::BadParameter(format!(
+            "{field}: {n} nodes exceed the maximum of {MAX_NODES}"
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+/// Node count (host included) of `devices` devices, checked against
+/// [`MAX_NODES`].
+fn device_nodes(field: &str, devices: usize) -> Result<usize, TopologyError> {
+    let n = devices.checked_add(1).ok_or_else(|| {
+        TopologyError::BadParameter(format!("{field}: {devices} devices is too many"))
+    })?;
+    check_nodes(field, n)?;
+    Ok(n)
+}
+
 fn bfs(n: usize, from: NodeId, edge: impl Fn(NodeId, NodeId) -> bool) -> Vec<Option<u32>> {
     let mut dist = vec![None; n];
     dist[from] = Some(0);
@@ -533,6 +572,7 @@ impl TopologyConfig {
                 if *devices == 0 {
                     return bad("line: devices must be ≥ 1");
                 }
+                device_nodes("line: devices", *devices)?;
                 Topology::line(*devices, *prr)
             }
             Self::Grid {
@@ -543,6 +583,12 @@ impl TopologyConfig {
                 if !(spacing_m.is_finite() && *spacing_m > 0.0) {
                     return bad("grid: spacing_m must be > 0");
                 }
+                let n = width.checked_mul(*height).ok_or_else(|| {
+                    TopologyError::BadParameter(format!(
+                        "grid: width × height ({width} × {height}) overflows"
+                    ))
+                })?;
+                check_nodes("grid: width × height", n)?;
                 Topology::grid(*width, *height, *spacing_m, seed)
             }
             Self::Random {
@@ -553,6 +599,7 @@ impl TopologyConfig {
                 if !(area_m.is_finite() && *area_m > 0.0) {
                     return bad("random: area_m must be > 0");
                 }
+                device_nodes("random: devices", *devices)?;
                 Topology::random_geometric(*devices, *area_m, s.unwrap_or(seed))
             }
             Self::Testbed20 {} => Topology::testbed20(),
@@ -562,6 +609,7 @@ impl TopologyConfig {
                 seed: s,
             } => {
                 path_loss.check()?;
+                check_nodes("positions", positions.len())?;
                 if positions
                     .iter()
                     .any(|p| !(p.x.is_finite() && p.y.is_finite()))
@@ -571,7 +619,8 @@ impl TopologyConfig {
                 Topology::from_positions(positions.clone(), path_loss, s.unwrap_or(seed))
             }
             Self::Links { nodes, links } => {
-                let mut t = LinkTable::new(*nodes);
+                check_nodes("links: nodes", *nodes)?;
+                let mut t = LinkTable::try_new(*nodes)?;
                 for l in links {
                     if l.from >= *nodes || l.to >= *nodes {
                         return Err(TopologyError::NoSuchNode {
@@ -670,5 +719,72 @@ mod tests {
             }
         );
         assert!(toml::from_str::<TopologyConfig>("kind = \"testbed20\"\nextra = 1").is_err());
+    }
+
+    #[test]
+    fn huge_node_counts_are_rejected_fast_naming_the_field() {
+        let start = std::time::Instant::now();
+        let cases: [(TopologyConfig, &str); 6] = [
+            (
+                TopologyConfig::Line {
+                    devices: usize::MAX,
+                    prr: 0.9,
+                },
+                "line: devices",
+            ),
+            (
+                TopologyConfig::Line {
+                    devices: MAX_NODES,
+                    prr: 0.9,
+                },
+                "line: devices",
+            ),
+            (
+                TopologyConfig::Links {
+                    nodes: 1 << 32,
+                    links: vec![],
+                },
+                "links: nodes",
+            ),
+            (
+                TopologyConfig::Grid {
+                    width: 1 << 32,
+                    height: 1 << 32,
+                    spacing_m: 1.0,
+                },
+                "grid: width × height",
+            ),
+            (
+                TopologyConfig::Grid {
+                    width: 65,
+                    height: 64,
+                    spacing_m: 1.0,
+                },
+                "grid: width × height",
+            ),
+            (
+                TopologyConfig::Random {
+                    devices: usize::MAX,
+                    area_m: 10.0,
+                    seed: None,
+                },
+                "random: devices",
+            ),
+        ];
+        for (cfg, field) in cases {
+            let err = cfg.build(0).unwrap_err().to_string();
+            assert!(err.contains(field), "{cfg:?}: {err}");
+        }
+        assert!(LinkTable::try_new(MAX_NODES + 1).is_err());
+        // From TOML too (u64::MAX devices).
+        let cfg: TopologyConfig =
+            toml::from_str("kind = \"line\"\ndevices = 18446744073709551615\nprr = 0.9").unwrap();
+        assert!(
+            cfg.build(0)
+                .unwrap_err()
+                .to_string()
+                .contains("line: devices")
+        );
+        assert!(start.elapsed() < std::time::Duration::from_secs(1));
     }
 }
