@@ -57,35 +57,58 @@ pub enum CtlCommand {
     Status,
 }
 
-fn node(arg: &str) -> Result<NodeId, CtlError> {
-    arg.parse::<NodeId>().map_err(|_| CtlError::BadArgument {
+fn node(arg: &str, nodes: usize) -> Result<NodeId, CtlError> {
+    let id = arg.parse::<NodeId>().map_err(|_| CtlError::BadArgument {
         arg: arg.to_string(),
         reason: "not a node id",
-    })
+    })?;
+    if id >= nodes {
+        return Err(CtlError::BadArgument {
+            arg: arg.to_string(),
+            reason: "no such node in the topology",
+        });
+    }
+    Ok(id)
 }
 
-fn group(arg: &str) -> Result<Vec<NodeId>, CtlError> {
+/// Parses one partition group into `out`; `budget` is how many more members
+/// (over all groups) may be added — at most the node count in total.
+fn group(
+    arg: &str,
+    nodes: usize,
+    budget: &mut usize,
+    out: &mut Vec<NodeId>,
+) -> Result<(), CtlError> {
     let bad = |reason| CtlError::BadArgument {
         arg: arg.to_string(),
         reason,
     };
-    let mut out = Vec::new();
+    let too_many = "partition lists more members than the topology has nodes";
     for part in arg.split(',') {
         match part.split_once('-') {
             Some((a, b)) => {
-                let (a, b) = (node(a)?, node(b)?);
+                let (a, b) = (node(a, nodes)?, node(b, nodes)?);
                 if b < a {
                     return Err(bad("range ends before it starts"));
                 }
-                if b - a > 65_535 {
-                    return Err(bad("range too large"));
+                let len = b - a + 1;
+                if len > *budget {
+                    return Err(bad(too_many));
                 }
+                *budget -= len;
                 out.extend(a..=b);
             }
-            None => out.push(node(part)?),
+            None => {
+                let id = node(part, nodes)?;
+                if *budget == 0 {
+                    return Err(bad(too_many));
+                }
+                *budget -= 1;
+                out.push(id);
+            }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 fn arity(
@@ -105,9 +128,11 @@ fn arity(
     }
 }
 
-/// Parses one command line (see the module documentation). Node ids are
-/// checked against the topology by the relay, not here.
-pub fn parse_command(line: &str) -> Result<CtlCommand, CtlError> {
+/// Parses one command line (see the module documentation) for a topology of
+/// `nodes` nodes: node ids must be below `nodes`, and a partition may list
+/// at most `nodes` members over all its groups (so one datagram cannot make
+/// the relay allocate more than that).
+pub fn parse_command(line: &str, nodes: usize) -> Result<CtlCommand, CtlError> {
     let words: Vec<&str> = line.split_whitespace().collect();
     let Some((&cmd, args)) = words.split_first() else {
         return Err(CtlError::Empty);
@@ -120,7 +145,7 @@ pub fn parse_command(line: &str) -> Result<CtlCommand, CtlError> {
                 "link-up"
             };
             arity(name, "2 (A B)", args, 2)?;
-            let (from, to) = (node(args[0])?, node(args[1])?);
+            let (from, to) = (node(args[0], nodes)?, node(args[1], nodes)?);
             if from == to {
                 return Err(CtlError::BadArgument {
                     arg: args[1].to_string(),
@@ -144,13 +169,13 @@ pub fn parse_command(line: &str) -> Result<CtlCommand, CtlError> {
         "node-down" => {
             arity("node-down", "1 (N)", args, 1)?;
             Fault::NodeDown {
-                node: node(args[0])?,
+                node: node(args[0], nodes)?,
             }
         }
         "node-up" => {
             arity("node-up", "1 (N)", args, 1)?;
             Fault::NodeUp {
-                node: node(args[0])?,
+                node: node(args[0], nodes)?,
             }
         }
         "partition" => {
@@ -161,9 +186,14 @@ pub fn parse_command(line: &str) -> Result<CtlCommand, CtlError> {
                     found: 0,
                 });
             }
-            Fault::Partition {
-                groups: args.iter().map(|a| group(a)).collect::<Result<_, _>>()?,
+            let mut budget = nodes;
+            let mut groups = Vec::with_capacity(args.len().min(nodes));
+            for a in args {
+                let mut g = Vec::new();
+                group(a, nodes, &mut budget, &mut g)?;
+                groups.push(g);
             }
+            Fault::Partition { groups }
         }
         "heal" => {
             arity("heal", "none", args, 0)?;
@@ -171,7 +201,7 @@ pub fn parse_command(line: &str) -> Result<CtlCommand, CtlError> {
         }
         "prr" => {
             arity("prr", "3 (A B P)", args, 3)?;
-            let (from, to) = (node(args[0])?, node(args[1])?);
+            let (from, to) = (node(args[0], nodes)?, node(args[1], nodes)?);
             let prr: f64 = args[2].parse().map_err(|_| CtlError::BadArgument {
                 arg: args[2].to_string(),
                 reason: "not a number",
@@ -203,7 +233,7 @@ mod tests {
     use super::*;
 
     fn fault(s: &str) -> Fault {
-        match parse_command(s).unwrap() {
+        match parse_command(s, 21).unwrap() {
             CtlCommand::Fault(f) => f,
             CtlCommand::Status => panic!("{s}: status"),
         }
@@ -251,7 +281,7 @@ mod tests {
                 both: false
             }
         );
-        assert_eq!(parse_command("status").unwrap(), CtlCommand::Status);
+        assert_eq!(parse_command("status", 21).unwrap(), CtlCommand::Status);
     }
 
     #[test]
@@ -286,14 +316,40 @@ mod tests {
             "prr 1 2 x",
             "prr x 2 0.5",
             "status please",
+            "node-down 21",
+            "link-down 1 21",
+            "partition 0-21",
+            "partition 0-65535",
         ];
         for b in bad {
-            assert!(parse_command(b).is_err(), "`{b}` should be rejected");
+            assert!(parse_command(b, 21).is_err(), "`{b}` should be rejected");
         }
-        assert_eq!(parse_command(""), Err(CtlError::Empty));
+        assert_eq!(parse_command("", 21), Err(CtlError::Empty));
         assert!(matches!(
-            parse_command("link-down 1"),
+            parse_command("link-down 1", 21),
             Err(CtlError::Arity { found: 1, .. })
         ));
+    }
+
+    #[test]
+    fn partition_members_are_capped_at_the_node_count() {
+        // Within the topology: fine, even as one group of every node.
+        assert_eq!(
+            fault("partition 0-20"),
+            Fault::Partition {
+                groups: vec![(0..=20).collect()]
+            }
+        );
+        // Ids past the topology are rejected.
+        assert!(parse_command("partition 0-65535", 21).is_err());
+        assert!(parse_command("partition 21", 21).is_err());
+        // Repeating in-range ranges cannot blow up: total members ≤ nodes.
+        assert!(parse_command("partition 0-10 0-10", 21).is_err());
+        let many = vec!["0-20"; 3000].join(" ");
+        assert!(parse_command(&format!("partition {many}"), 21).is_err());
+        let singles = vec!["1"; 22].join(" ");
+        assert!(parse_command(&format!("partition {singles}"), 21).is_err());
+        let singles = vec!["1"; 21].join(" ");
+        assert!(parse_command(&format!("partition {singles}"), 21).is_ok());
     }
 }

@@ -771,7 +771,7 @@ impl State {
         let Ok(line) = std::str::from_utf8(bytes) else {
             return "error: command is not UTF-8".to_string();
         };
-        match parse_command(line) {
+        match parse_command(line, self.nodes) {
             Err(e) => format!("error: {e}"),
             Ok(CtlCommand::Status) => {
                 let _ = self.write_drops();
