@@ -333,6 +333,10 @@ async fn bad_packets_are_counted_and_the_relay_keeps_serving() {
     assert!(c.ctl("node-down 99").await.starts_with("error"));
     assert!(c.ctl("frobnicate").await.starts_with("error"));
     assert!(c.ctl("\u{0}\u{1}garbage").await.starts_with("error"));
+    // A command longer than the old 4 KiB buffer is read whole, not truncated.
+    let long = format!("node-up{}7", " ".repeat(10_000));
+    let reply = c.ctl(&long).await;
+    assert!(reply.starts_with("ok"), "{reply}");
 
     let mut model = config(5).build().unwrap();
     for r in 0..3 {

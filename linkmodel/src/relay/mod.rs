@@ -84,6 +84,23 @@ use crate::fault::{Fault, FaultSummary};
 use crate::topology::NodeId;
 use control::{CtlCommand, parse_command};
 
+/// Size of the control socket's receive buffer: larger than any UDP
+/// datagram's payload, so a datagram that fills it was truncated.
+pub const CONTROL_BUF_LEN: usize = 65_536;
+
+/// The command text of a control datagram of `n` bytes received into `buf`,
+/// or the error reply if it filled the buffer (and so may be truncated).
+fn control_datagram(buf: &[u8], n: usize) -> Result<&[u8], String> {
+    if n >= buf.len() {
+        Err(format!(
+            "error: command fills the {}-byte control buffer and may be truncated; ignored",
+            buf.len()
+        ))
+    } else {
+        Ok(&buf[..n])
+    }
+}
+
 /// The header round of a registration Hello (and of the relay's ack): "no
 /// round".
 pub const NO_ROUND: u32 = u32::MAX;
@@ -394,7 +411,7 @@ impl Relay {
     ) -> Result<RelayCounters, RelayError> {
         tokio::pin!(shutdown);
         let mut buf = vec![0u8; 65_536];
-        let mut cbuf = vec![0u8; 4096];
+        let mut cbuf = vec![0u8; CONTROL_BUF_LEN];
         loop {
             let d = self.st.open.as_ref().map(|o| o.deadline);
             let ev = tokio::select! {
@@ -417,7 +434,10 @@ impl Relay {
                     self.flush(sends).await;
                 }
                 Event::Control(n, a) => {
-                    let reply = self.st.on_control(&cbuf[..n]);
+                    let reply = match control_datagram(&cbuf, n) {
+                        Ok(cmd) => self.st.on_control(cmd),
+                        Err(e) => e,
+                    };
                     if self.control.send_to(reply.as_bytes(), a).await.is_err() {
                         self.st.counters.send_errors += 1;
                     }
@@ -814,5 +834,22 @@ impl State {
             "deliveries": pairs,
             "drops": self.counters.to_json(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_control_datagram_that_fills_the_buffer_is_refused() {
+        let buf = vec![b' '; CONTROL_BUF_LEN];
+        assert_eq!(control_datagram(&buf, 10).unwrap().len(), 10);
+        assert_eq!(
+            control_datagram(&buf, CONTROL_BUF_LEN - 1).unwrap().len(),
+            CONTROL_BUF_LEN - 1
+        );
+        let e = control_datagram(&buf, CONTROL_BUF_LEN).unwrap_err();
+        assert!(e.starts_with("error:") && e.contains("truncated"), "{e}");
     }
 }
