@@ -83,6 +83,20 @@ fn main() -> Result<()> {
     }
 }
 
+/// The longest `--timeout` accepted, seconds (a day).
+const MAX_CTL_TIMEOUT_S: f64 = 86_400.0;
+
+/// `--timeout` as a duration: positive, finite and at most
+/// [`MAX_CTL_TIMEOUT_S`] (never panics, whatever the number).
+fn reply_timeout(secs: f64) -> Result<std::time::Duration> {
+    match std::time::Duration::try_from_secs_f64(secs) {
+        Ok(d) if secs > 0.0 && secs <= MAX_CTL_TIMEOUT_S => Ok(d),
+        _ => anyhow::bail!(
+            "--timeout {secs}: must be a number of seconds in (0, {MAX_CTL_TIMEOUT_S}]"
+        ),
+    }
+}
+
 /// Sends one control command to the relay and prints the reply (pretty JSON
 /// for `status`); a reply starting with `error` makes the command fail.
 fn ctl_cmd(a: &CtlArgs) -> Result<()> {
@@ -94,10 +108,8 @@ fn ctl_cmd(a: &CtlArgs) -> Result<()> {
         "[::]:0"
     };
     let sock = std::net::UdpSocket::bind(bind).context("binding a UDP socket")?;
-    if !(a.timeout.is_finite() && a.timeout > 0.0) {
-        bail!("--timeout must be a positive number of seconds");
-    }
-    sock.set_read_timeout(Some(std::time::Duration::from_secs_f64(a.timeout)))
+    let timeout = reply_timeout(a.timeout)?;
+    sock.set_read_timeout(Some(timeout))
         .context("setting the reply timeout")?;
     sock.send_to(line.as_bytes(), a.relay)
         .with_context(|| format!("sending `{line}` to {}", a.relay))?;
@@ -254,5 +266,24 @@ mod ctl_tests {
         assert_eq!(a.relay, "127.0.0.1:7701".parse().unwrap());
         assert!(Cli::try_parse_from(["rocknet", "ctl"]).is_err());
         assert!(Cli::try_parse_from(["rocknet", "ctl", "status", "--relay", "nope"]).is_err());
+    }
+
+    #[test]
+    fn ctl_timeout_out_of_range_is_an_error_not_a_panic() {
+        for bad in [1e30, f64::INFINITY, f64::NAN, -1.0, 0.0, -0.0, 86_401.0] {
+            let e = reply_timeout(bad).unwrap_err().to_string();
+            assert!(e.contains("--timeout"), "{bad}: {e}");
+        }
+        assert_eq!(
+            reply_timeout(2.5).unwrap(),
+            std::time::Duration::from_millis(2500)
+        );
+        assert!(reply_timeout(86_400.0).is_ok());
+        // The whole command: an error before anything is sent.
+        let cli = Cli::try_parse_from(["rocknet", "ctl", "status", "--timeout", "1e30"]).unwrap();
+        let Command::Ctl(a) = cli.command else {
+            panic!("not ctl")
+        };
+        assert!(ctl_cmd(&a).is_err());
     }
 }
