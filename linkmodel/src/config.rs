@@ -65,6 +65,9 @@ pub struct PhyConfig {
     pub margin_us: Option<u64>,
 }
 
+/// The largest `phy.margin_us` accepted: one second.
+pub const MAX_MARGIN_US: u64 = 1_000_000;
+
 fn ble2m() -> PhyKind {
     PhyKind::Ble2M
 }
@@ -142,6 +145,14 @@ impl LinkModelConfig {
             .topology
             .build(self.seed)
             .map_err(|e| field_err("topology", e))?;
+        if let Some(m) = self.phy.margin_us
+            && m > MAX_MARGIN_US
+        {
+            return Err(field_err(
+                "phy.margin_us",
+                format!("{m} exceeds the maximum of {MAX_MARGIN_US} µs (1 s)"),
+            ));
+        }
         let phy = self.phy.phy();
         if self.payload_bytes == 0 || self.payload_bytes > phy.max_payload {
             return Err(field_err(
@@ -366,5 +377,30 @@ mod tests {
             toml::from_str::<LinkModelConfig>("[topology]\nkind = \"testbed20\"\nslots = 3")
                 .is_err()
         );
+    }
+
+    #[test]
+    fn phy_margin_is_bounded_naming_the_field() {
+        let base =
+            "[topology]\nkind = \"line\"\ndevices = 2\nprr = 0.9\n[phy]\npreset = \"ble2m\"\n";
+        for m in [u64::MAX, u64::MAX - 100, MAX_MARGIN_US + 1] {
+            let doc = format!("{base}margin_us = {m}\n");
+            let err = toml::from_str::<LinkModelConfig>(&doc)
+                .unwrap()
+                .build()
+                .unwrap_err();
+            assert_eq!(err.field, "phy.margin_us", "{m}");
+        }
+        let doc = format!("{base}margin_us = {MAX_MARGIN_US}\n");
+        let m = toml::from_str::<LinkModelConfig>(&doc)
+            .unwrap()
+            .build()
+            .unwrap();
+        let slot = m.params().slot_length;
+        assert!(slot > Micros(MAX_MARGIN_US), "{slot}");
+        // slot_length itself never wraps.
+        let mut phy = Phy::preset(PhyKind::Ble2M);
+        phy.margin = Micros(u64::MAX);
+        assert_eq!(phy.slot_length(100), Micros(u64::MAX));
     }
 }

@@ -116,9 +116,14 @@ impl Phy {
         Micros((bits * 1_000_000).div_ceil(self.bitrate.0))
     }
 
-    /// One flood slot: `airtime + turnaround + margin`.
+    /// One flood slot: `airtime + turnaround + margin` (saturating).
     pub const fn slot_length(&self, payload_bytes: u32) -> Micros {
-        Micros(self.airtime(payload_bytes).0 + self.turnaround.0 + self.margin.0)
+        Micros(
+            self.airtime(payload_bytes)
+                .0
+                .saturating_add(self.turnaround.0)
+                .saturating_add(self.margin.0),
+        )
     }
 
     /// Frames needed for a message of `bytes` (at least one).

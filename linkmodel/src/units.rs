@@ -7,17 +7,19 @@ use core::ops::{Add, Mul};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Micros(pub u64);
 
+/// Saturating: a sum past `u64::MAX` µs stays at `u64::MAX` (never wraps).
 impl Add for Micros {
     type Output = Self;
     fn add(self, rhs: Self) -> Self {
-        Self(self.0 + rhs.0)
+        Self(self.0.saturating_add(rhs.0))
     }
 }
 
+/// Saturating: a product past `u64::MAX` µs stays at `u64::MAX`.
 impl Mul<u64> for Micros {
     type Output = Self;
     fn mul(self, rhs: u64) -> Self {
-        Self(self.0 * rhs)
+        Self(self.0.saturating_mul(rhs))
     }
 }
 
@@ -45,3 +47,16 @@ pub struct Db(pub f64);
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, serde::Deserialize)]
 #[serde(transparent)]
 pub struct Meters(pub f64);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn micros_arithmetic_saturates() {
+        assert_eq!(Micros(2) + Micros(3), Micros(5));
+        assert_eq!(Micros(u64::MAX) + Micros(1), Micros(u64::MAX));
+        assert_eq!(Micros(7) * 3, Micros(21));
+        assert_eq!(Micros(u64::MAX / 2) * 3, Micros(u64::MAX));
+    }
+}
