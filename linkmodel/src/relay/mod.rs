@@ -101,6 +101,12 @@ fn control_datagram(buf: &[u8], n: usize) -> Result<&[u8], String> {
     }
 }
 
+/// The most `[from, to, count]` delivery pairs a `status` reply lists.
+pub const STATUS_MAX_PAIRS: usize = 500;
+
+/// A `status` reply is never longer than this (it must fit one datagram).
+pub const STATUS_MAX_BYTES: usize = 60_000;
+
 /// The header round of a registration Hello (and of the relay's ack): "no
 /// round".
 pub const NO_ROUND: u32 = u32::MAX;
@@ -359,7 +365,6 @@ impl Relay {
             ));
         }
         let model = config.build()?;
-        let nodes = model.topology().nodes();
         let trace = match &opts.trace {
             Some(p) => Some(BufWriter::new(
                 File::create(p).map_err(io_err(format!("creating trace {}", p.display())))?,
@@ -371,21 +376,7 @@ impl Relay {
         Ok(Self {
             data,
             control,
-            st: State {
-                model,
-                nodes,
-                opts,
-                addrs: vec![None; nodes],
-                counters: RelayCounters::default(),
-                open: None,
-                last_closed: None,
-                pending: BTreeMap::new(),
-                pending_len: 0,
-                live: Vec::new(),
-                pair_counts: vec![0; nodes * nodes],
-                trace,
-                out: vec![0; wire::MAX_PACKET_LEN],
-            },
+            st: State::new(model, opts, trace),
         })
     }
 
@@ -487,6 +478,25 @@ struct Batch {
 }
 
 impl State {
+    fn new(model: LinkModel, opts: RelayOptions, trace: Option<BufWriter<File>>) -> Self {
+        let nodes = model.topology().nodes();
+        Self {
+            model,
+            nodes,
+            opts,
+            addrs: vec![None; nodes],
+            counters: RelayCounters::default(),
+            open: None,
+            last_closed: None,
+            pending: BTreeMap::new(),
+            pending_len: 0,
+            live: Vec::new(),
+            pair_counts: vec![0; nodes * nodes],
+            trace,
+            out: vec![0; wire::MAX_PACKET_LEN],
+        }
+    }
+
     fn encode(&mut self, round: u32, body: Body<'_>) -> Option<Vec<u8>> {
         let p = Packet {
             cluster: self.opts.cluster,
@@ -812,14 +822,28 @@ impl State {
         }
     }
 
+    /// The `status` reply. It always fits one UDP datagram
+    /// ([`STATUS_MAX_BYTES`]): `deliveries` lists at most
+    /// [`STATUS_MAX_PAIRS`] `[from, to, count]` pairs, most deliveries first
+    /// (`deliveries_pairs` is the full number, `deliveries_truncated` says
+    /// whether some were left out); if the reply is still too long, the
+    /// fault and registration lists are replaced by their lengths
+    /// (`lists_truncated`).
     fn status(&self) -> serde_json::Value {
         let n = self.nodes;
         let topo = self.model.topology();
-        let pairs: Vec<[u64; 3]> = (0..n * n)
+        let mut pairs: Vec<[u64; 3]> = (0..n * n)
             .filter(|&k| self.pair_counts[k] > 0)
             .map(|k| [(k / n) as u64, (k % n) as u64, self.pair_counts[k]])
             .collect();
-        serde_json::json!({
+        let total_pairs = pairs.len();
+        let truncated = total_pairs > STATUS_MAX_PAIRS;
+        if truncated {
+            pairs.sort_by(|a, b| b[2].cmp(&a[2]).then(a.cmp(b)));
+            pairs.truncate(STATUS_MAX_PAIRS);
+            pairs.sort();
+        }
+        let mut v = serde_json::json!({
             "topology": {
                 "nodes": n,
                 "diameter": topo.diameter(),
@@ -832,14 +856,71 @@ impl State {
             "last_closed": self.last_closed,
             "faults": self.model.faults().summary(),
             "deliveries": pairs,
+            "deliveries_pairs": total_pairs,
+            "deliveries_truncated": truncated,
+            "lists_truncated": false,
             "drops": self.counters.to_json(),
-        })
+        });
+        if v.to_string().len() > STATUS_MAX_BYTES {
+            let f = self.model.faults().summary();
+            v["faults"] = serde_json::json!({
+                "nodes_down": f.nodes_down.len(),
+                "links_down": f.links_down.len(),
+                "partition": f.partition.is_some(),
+                "prr": f.prr.len(),
+            });
+            v["registered"] = self.addrs.iter().flatten().count().into();
+            v["lists_truncated"] = true.into();
+        }
+        v
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn status_fits_a_datagram_on_a_200_device_line() {
+        let cfg: LinkModelConfig =
+            toml::from_str("[topology]\nkind = \"line\"\ndevices = 200\nprr = 0.9\n").unwrap();
+        let mut st = State::new(cfg.build().unwrap(), RelayOptions::default(), None);
+        let n = st.nodes;
+        assert_eq!(n, 201);
+        let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
+        st.addrs = vec![Some(addr); n];
+        // Every ordered pair has deliveries; pair (k / n, k % n) got k + 1.
+        for (k, c) in st.pair_counts.iter_mut().enumerate() {
+            *c = k as u64 + 1;
+        }
+        let v = st.status();
+        let text = v.to_string();
+        assert!(text.len() <= STATUS_MAX_BYTES, "{} bytes", text.len());
+        assert_eq!(v["deliveries_truncated"], true);
+        assert_eq!(v["deliveries_pairs"], n * n);
+        let d = v["deliveries"].as_array().unwrap();
+        assert_eq!(d.len(), STATUS_MAX_PAIRS);
+        // The largest counts are kept: the last 500 pairs.
+        let min = d.iter().map(|p| p[2].as_u64().unwrap()).min().unwrap();
+        assert_eq!(min, (n * n - STATUS_MAX_PAIRS) as u64 + 1);
+        // With a partition of every node in force it still fits.
+        let links = format!(
+            "partition {}",
+            (0..n).map(|i| i.to_string()).collect::<Vec<_>>().join(" ")
+        );
+        assert!(st.on_control(links.as_bytes()).starts_with("ok"));
+        let text = st.status().to_string();
+        assert!(text.len() <= STATUS_MAX_BYTES, "{} bytes", text.len());
+        // Small topologies are not truncated.
+        let cfg: LinkModelConfig =
+            toml::from_str("[topology]\nkind = \"line\"\ndevices = 3\nprr = 0.9\n").unwrap();
+        let mut st = State::new(cfg.build().unwrap(), RelayOptions::default(), None);
+        st.pair_counts[1] = 4;
+        let v = st.status();
+        assert_eq!(v["deliveries_truncated"], false);
+        assert_eq!(v["lists_truncated"], false);
+        assert_eq!(v["deliveries"], serde_json::json!([[0, 1, 4]]));
+    }
 
     #[test]
     fn a_control_datagram_that_fills_the_buffer_is_refused() {
