@@ -202,6 +202,12 @@ pub fn parse_command(line: &str, nodes: usize) -> Result<CtlCommand, CtlError> {
         "prr" => {
             arity("prr", "3 (A B P)", args, 3)?;
             let (from, to) = (node(args[0], nodes)?, node(args[1], nodes)?);
+            if from == to {
+                return Err(CtlError::BadArgument {
+                    arg: args[1].to_string(),
+                    reason: "a link needs two different nodes",
+                });
+            }
             let prr: f64 = args[2].parse().map_err(|_| CtlError::BadArgument {
                 arg: args[2].to_string(),
                 reason: "not a number",
@@ -310,6 +316,8 @@ mod tests {
             "partition 0-99999999",
             "heal now",
             "prr 1 2",
+            "prr 1 1 0.5",
+            "prr 0 0 1",
             "prr 1 2 1.5",
             "prr 1 2 -0.1",
             "prr 1 2 NaN",
@@ -329,6 +337,21 @@ mod tests {
             parse_command("link-down 1", 21),
             Err(CtlError::Arity { found: 1, .. })
         ));
+    }
+
+    #[test]
+    fn prr_and_link_down_reject_a_self_link_alike() {
+        for cmd in ["link-down 4 4", "link-up 4 4", "prr 4 4 0.5"] {
+            assert_eq!(
+                parse_command(cmd, 21),
+                Err(CtlError::BadArgument {
+                    arg: "4".to_string(),
+                    reason: "a link needs two different nodes",
+                }),
+                "{cmd}"
+            );
+        }
+        assert!(parse_command("prr 4 5 0.5", 21).is_ok());
     }
 
     #[test]
