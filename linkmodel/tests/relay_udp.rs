@@ -266,8 +266,16 @@ async fn relay_delivers_exactly_what_the_model_decides() {
 }
 
 async fn traced_run(seed: u64, path: &Path) -> Vec<u8> {
+    traced_run_polling(seed, path, false).await
+}
+
+/// A 30-round run; with `poll`, `status` is asked before every round.
+async fn traced_run_polling(seed: u64, path: &Path, poll: bool) -> Vec<u8> {
     let c = Cluster::start(seed, Some(path)).await;
     for r in 0..30 {
+        if poll {
+            assert!(c.ctl("status").await.starts_with('{'));
+        }
         if r == 10 {
             assert!(c.ctl("node-down 5").await.starts_with("ok"));
         }
@@ -275,6 +283,26 @@ async fn traced_run(seed: u64, path: &Path) -> Vec<u8> {
     }
     c.stop().await;
     std::fs::read(path).unwrap()
+}
+
+#[tokio::test]
+async fn polling_status_does_not_change_the_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let quiet = traced_run_polling(13, &dir.path().join("quiet.jsonl"), false).await;
+    let polled = traced_run_polling(13, &dir.path().join("polled.jsonl"), true).await;
+    assert_eq!(quiet, polled);
+    let text = String::from_utf8(quiet).unwrap();
+    let drops: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("{\"drops\""))
+        .collect();
+    assert_eq!(drops.len(), 1, "one drops line, at the end");
+    assert!(text.lines().last().unwrap().starts_with("{\"drops\""));
+    let d: serde_json::Value = serde_json::from_str(drops[0]).unwrap();
+    for timing in ["received", "sent", "send_errors", "timeouts"] {
+        assert!(d["drops"].get(timing).is_none(), "{timing} in the trace");
+    }
+    assert_eq!(d["drops"]["rounds"], 30);
 }
 
 #[tokio::test]

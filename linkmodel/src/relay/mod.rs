@@ -59,8 +59,11 @@
 //! # Trace
 //!
 //! With [`RelayOptions::trace`], one JSON line per round
-//! ([`TraceRound`]), plus a `{"drops": …}` line on `status` and at shutdown.
-//! The same seed, config and inputs give a byte-identical file.
+//! ([`TraceRound`]), plus one `{"drops": …}` line at shutdown with the
+//! timing-independent counters (drop reasons, `undeliverable`, `rounds`;
+//! datagram totals, send errors and timeouts are only in the `status`
+//! reply). `status` writes nothing to the trace, so polling it never changes
+//! the file: the same seed, config and inputs give a byte-identical file.
 
 pub mod control;
 
@@ -204,7 +207,26 @@ impl RelayCounters {
         self.wire.total() + self.unknown_node + self.config_mismatch + self.rejected
     }
 
+    /// All counters (the `status` reply).
     fn to_json(&self) -> serde_json::Value {
+        let mut m = self.trace_json();
+        for (k, v) in [
+            ("received", self.received),
+            ("sent", self.sent),
+            ("send_errors", self.send_errors),
+            ("timeouts", self.timeouts),
+        ] {
+            if let serde_json::Value::Object(m) = &mut m {
+                m.insert(k.to_string(), v.into());
+            }
+        }
+        m
+    }
+
+    /// The counters that do not depend on timing (for the trace): no
+    /// datagram totals, send errors or timeouts (timed-out rounds are
+    /// flagged on their own trace lines).
+    fn trace_json(&self) -> serde_json::Value {
         let mut m = serde_json::Map::new();
         for (reason, n) in self.wire.iter() {
             m.insert(reason.name().to_string(), n.into());
@@ -214,10 +236,6 @@ impl RelayCounters {
             ("config_mismatch", self.config_mismatch),
             ("rejected", self.rejected),
             ("undeliverable", self.undeliverable),
-            ("received", self.received),
-            ("sent", self.sent),
-            ("send_errors", self.send_errors),
-            ("timeouts", self.timeouts),
             ("rounds", self.rounds),
         ] {
             m.insert(k.to_string(), v.into());
@@ -788,8 +806,9 @@ impl State {
         }
     }
 
+    /// The trace's last line, written once at shutdown.
     fn write_drops(&mut self) -> Result<(), RelayError> {
-        let v = serde_json::json!({ "drops": self.counters.to_json() });
+        let v = serde_json::json!({ "drops": self.counters.trace_json() });
         self.write_trace(&v);
         if let Some(t) = &mut self.trace {
             t.flush().map_err(io_err("flushing the trace"))?;
@@ -803,10 +822,7 @@ impl State {
         };
         match parse_command(line, self.nodes) {
             Err(e) => format!("error: {e}"),
-            Ok(CtlCommand::Status) => {
-                let _ = self.write_drops();
-                self.status().to_string()
-            }
+            Ok(CtlCommand::Status) => self.status().to_string(),
             Ok(CtlCommand::Fault(f)) => {
                 if let Err(e) = self.model.apply_fault(&f) {
                     return format!("error: {e}");
