@@ -183,6 +183,18 @@ impl Cluster {
         out
     }
 
+    /// Polls `status` until round `r` is open.
+    async fn wait_open(&self, r: u32) {
+        for _ in 0..200 {
+            let st: serde_json::Value = serde_json::from_str(&self.ctl("status").await).unwrap();
+            if st["open_round"] == r {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("round {r} never opened");
+    }
+
     async fn stop(mut self) -> RelayCounters {
         let _ = self.stop.take().unwrap().send(());
         self.task.await.unwrap()
@@ -451,4 +463,72 @@ async fn a_silent_node_is_waited_for_until_the_timeout() {
     let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
     assert_eq!(first["timed_out"], true);
     assert_eq!(first["messages"].as_array().unwrap().len(), NODES - 1);
+}
+
+#[tokio::test]
+async fn a_live_fault_sent_during_round_r_applies_from_r_plus_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("t.jsonl");
+    let c = Cluster::start(21, Some(&trace)).await;
+    c.round(0).await;
+    // Open round 1 with the host's beacon only, then send the fault.
+    let beacon = encode(
+        CLUSTER,
+        HOST_NODE,
+        1,
+        Body::Beacon(Beacon {
+            phase: Phase::Train,
+            sample_index: 1,
+            epoch: 0,
+            config_hash: 0,
+        }),
+    );
+    c.nodes[0].send_to(&beacon, c.data).await.unwrap();
+    c.wait_open(1).await;
+    let reply = c.ctl("node-down 5").await;
+    assert!(reply.starts_with("ok"), "{reply}");
+    assert!(reply.contains("after round 1"), "{reply}");
+    // Finish round 1: every node's message and marker; collect.
+    for (i, s) in c.nodes.iter().enumerate().skip(1) {
+        let p = encode(
+            CLUSTER,
+            i as u16,
+            1,
+            Body::Absent(Absent { sample_index: 1 }),
+        );
+        s.send_to(&p, c.data).await.unwrap();
+        s.send_to(&hello(i as u16, 1), c.data).await.unwrap();
+    }
+    c.nodes[0].send_to(&hello(0, 1), c.data).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    for s in &c.nodes {
+        loop {
+            let n = timeout(WAIT, s.recv(&mut buf)).await.unwrap().unwrap();
+            let p = wire::decode(&buf[..n]).unwrap();
+            assert_eq!(p.round, 1);
+            if matches!(p.body, Body::Hello(_)) {
+                break;
+            }
+        }
+    }
+    // Round 2 runs without node 5's submission mattering.
+    c.round(2).await;
+    c.stop().await;
+    let text = std::fs::read_to_string(&trace).unwrap();
+    let rounds: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|v: &serde_json::Value| v.get("round").is_some())
+        .collect();
+    assert_eq!(rounds[1]["round"], 1);
+    assert_eq!(rounds[1]["faults_applied"], serde_json::json!([]));
+    assert_eq!(rounds[1]["faults"]["nodes_down"], serde_json::json!([]));
+    assert!(
+        rounds[1]["radio"][5][0].as_u64().unwrap() > 0,
+        "node 5 up in round 1"
+    );
+    assert_eq!(rounds[2]["round"], 2);
+    assert_eq!(rounds[2]["faults"]["nodes_down"], serde_json::json!([5]));
+    assert_eq!(rounds[2]["faults_applied"].as_array().unwrap().len(), 1);
+    assert_eq!(rounds[2]["radio"][5][0], 0, "node 5 down in round 2");
 }

@@ -52,9 +52,12 @@
 //!
 //! # Faults
 //!
-//! A fault from the control socket ([`control`]) is applied at once, so it
-//! is in force from the next round the relay runs (the open one, if a round
-//! is open); the trace lists it among that round's `faults_applied`.
+//! A fault from the control socket ([`control`]) is checked at once (a bad
+//! one gets an error reply) and queued; queued faults are applied, in
+//! arrival order, when the next round opens — never to a round that is
+//! already open — so a fault is in force from the next round. The reply
+//! names it ("the round after r" while round r is open); the trace lists
+//! the fault among that round's `faults_applied`.
 //!
 //! # Trace
 //!
@@ -331,6 +334,7 @@ struct State {
     pending: BTreeMap<u32, Vec<Item>>,
     pending_len: usize,
     live: Vec<Fault>,
+    queued: Vec<Fault>,
     pair_counts: Vec<u64>,
     trace: Option<BufWriter<File>>,
     out: Vec<u8>,
@@ -509,6 +513,7 @@ impl State {
             pending: BTreeMap::new(),
             pending_len: 0,
             live: Vec::new(),
+            queued: Vec::new(),
             pair_counts: vec![0; nodes * nodes],
             trace,
             out: vec![0; wire::MAX_PACKET_LEN],
@@ -685,6 +690,13 @@ impl State {
         }
         let items = self.pending.remove(&r).unwrap_or_default();
         self.pending_len -= items.len();
+        // Live faults queued since the last round opened take effect now.
+        for f in std::mem::take(&mut self.queued) {
+            match self.model.apply_fault(&f) {
+                Ok(()) => self.live.push(f),
+                Err(e) => tracing::warn!("round {r}: live fault {f:?}: {e}"),
+            }
+        }
         self.open = Some(OpenRound {
             round: r,
             msgs: Vec::new(),
@@ -824,13 +836,13 @@ impl State {
             Err(e) => format!("error: {e}"),
             Ok(CtlCommand::Status) => self.status().to_string(),
             Ok(CtlCommand::Fault(f)) => {
-                if let Err(e) = self.model.apply_fault(&f) {
+                if let Err(e) = self.model.faults().check(&f) {
                     return format!("error: {e}");
                 }
-                self.live.push(f);
+                self.queued.push(f);
                 let from = match (&self.open, self.last_closed) {
-                    (Some(o), _) => format!("round {}", o.round),
-                    (None, Some(c)) => format!("the next round opened (> {c})"),
+                    (Some(o), _) => format!("the next round to open (after round {})", o.round),
+                    (None, Some(c)) => format!("the next round to open (after round {c})"),
                     (None, None) => "the first round".to_string(),
                 };
                 format!("ok: {} in force from {from}", line.trim())
