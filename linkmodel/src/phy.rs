@@ -156,6 +156,9 @@ mod tests {
     fn ble_1m_and_802154_airtime_by_hand() {
         // (1 + 4 + 2 + 100 + 3) = 110 bytes = 880 bits at 1 Mbit/s.
         assert_eq!(Phy::BLE_1M.airtime(100), Micros(880));
+        // README's PHY table: BLE 1M slot = 880 + 40 (ramp-up) + 197 = 1117 µs.
+        assert_eq!(Phy::BLE_1M.slot_length(100), Micros(880 + 40 + 197));
+        assert_eq!(Phy::BLE_1M.slot_length(100), Micros(1117));
         // (6 + 100 + 2) = 108 bytes = 864 bits at 250 kbit/s = 3456 µs.
         assert_eq!(Phy::IEEE_802_15_4.airtime(100), Micros(3456));
         // Full 127-byte PSDU + 6 bytes SHR/PHR = 133 bytes = 4256 µs.

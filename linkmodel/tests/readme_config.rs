@@ -39,3 +39,29 @@ fn every_topology_kind_in_the_readme_parses() {
         }
     }
 }
+
+#[test]
+fn readme_phy_table_slots_match_the_code() {
+    use rocknet_linkmodel::phy::Phy;
+    let text = readme();
+    let row = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("| {name} ")))
+            .unwrap_or_else(|| panic!("README PHY row {name}"))
+            .to_string()
+    };
+    for (name, phy) in [
+        ("BLE 2M", Phy::BLE_2M),
+        ("BLE 1M", Phy::BLE_1M),
+        ("IEEE 802.15.4", Phy::IEEE_802_15_4),
+    ] {
+        let slot = phy.slot_length(100).0;
+        let fmt = if slot >= 1000 {
+            format!("{},{:03} µs", slot / 1000, slot % 1000)
+        } else {
+            format!("{slot} µs")
+        };
+        let r = row(name);
+        assert!(r.contains(&fmt), "{name}: expected slot {fmt} in `{r}`");
+    }
+}
