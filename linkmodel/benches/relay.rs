@@ -22,9 +22,7 @@ fn encode(source: u16, round: u32, body: Body<'_>) -> Vec<u8> {
         round,
         body,
     };
-    let mut buf = vec![0u8; p.encoded_len()];
-    wire::encode(&p, &mut buf).unwrap();
-    buf
+    p.to_vec().unwrap()
 }
 
 fn hello(node: u16, round: u32) -> Vec<u8> {

@@ -224,6 +224,16 @@ pub struct Packet<'a> {
 }
 
 impl<'a> Packet<'a> {
+    /// Encodes into a new, exactly sized buffer (hosts only; the firmware
+    /// uses [`encode`] into its own buffer).
+    #[cfg(feature = "alloc")]
+    pub fn to_vec(&self) -> Result<alloc::vec::Vec<u8>, WireError> {
+        let mut buf = alloc::vec![0u8; self.encoded_len()];
+        let n = encode(self, &mut buf)?;
+        buf.truncate(n);
+        Ok(buf)
+    }
+
     /// The packet kind.
     pub const fn kind(&self) -> Kind {
         self.body.kind()

@@ -337,7 +337,6 @@ struct State {
     queued: Vec<Fault>,
     pair_counts: Vec<u64>,
     trace: Option<BufWriter<File>>,
-    out: Vec<u8>,
 }
 
 fn udp_socket(addr: SocketAddr, what: &str) -> Result<UdpSocket, RelayError> {
@@ -516,7 +515,6 @@ impl State {
             queued: Vec::new(),
             pair_counts: vec![0; nodes * nodes],
             trace,
-            out: vec![0; wire::MAX_PACKET_LEN],
         }
     }
 
@@ -527,10 +525,7 @@ impl State {
             round,
             body,
         };
-        match wire::encode(&p, &mut self.out) {
-            Ok(n) => Some(self.out[..n].to_vec()),
-            Err(_) => None,
-        }
+        p.to_vec().ok()
     }
 
     fn marker(&mut self, round: u32) -> Option<Vec<u8>> {
