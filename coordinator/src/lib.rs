@@ -4,7 +4,7 @@
 //! [`experiment::Experiment`] (datasets + partition plan) → [`train`] (every
 //! device's model, in process) → [`report::TrainReport`] (JSON).
 
-pub mod config;
-pub mod experiment;
+pub use rocknet_node::{config, experiment};
 pub mod report;
 pub mod train;
+pub mod run_report;

@@ -68,9 +68,10 @@ struct TrainArgs {
     /// Override the input encoding.
     #[arg(long, value_enum)]
     input: Option<InputSetting>,
-    /// Evaluate on the test set every N epochs (the last epoch always is).
-    #[arg(long, default_value_t = 1)]
-    eval_every: usize,
+    /// Evaluate on the test set every N epochs (the last epoch always is);
+    /// overrides `training.eval_every`.
+    #[arg(long)]
+    eval_every: Option<usize>,
     /// Print one JSON report on stdout (progress goes to stderr).
     #[arg(long)]
     json: bool,
@@ -150,6 +151,9 @@ fn apply_overrides(cfg: &mut ExperimentConfig, a: &TrainArgs) {
     if let Some(i) = a.input {
         cfg.model.input = i;
     }
+    if let Some(e) = a.eval_every {
+        cfg.training.eval_every = e;
+    }
 }
 
 fn train_cmd(args: TrainArgs) -> Result<()> {
@@ -201,13 +205,7 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
             });
         }
     };
-    let out = train::train(
-        &exp,
-        TrainOptions {
-            eval_every: args.eval_every,
-        },
-        &mut on_epoch,
-    )?;
+    let out = train::train(&exp, TrainOptions::from_config(&exp), &mut on_epoch)?;
     bar.finish_and_clear();
     let report = TrainReport::new(&exp, &out);
     say(&format!(

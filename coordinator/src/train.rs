@@ -10,11 +10,12 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use rocknet_core::classifier::{DeviceBuffers, DeviceModel, LogitTotals};
 use rocknet_core::memory::MemoryFootprint;
-use rocknet_core::rng::{Purpose, keyed_rng, shuffle};
 use rocknet_core::series::{ConvInput, SeriesView};
 use rocknet_core::storage::HeapStorage;
 
 use crate::experiment::Experiment;
+use rocknet_node::schedule::Schedule;
+use rocknet_node::weights::canonical_weights_hash;
 
 type HeapDevice<T> = DeviceModel<T, HeapStorage>;
 
@@ -69,6 +70,15 @@ pub struct TrainOutcome {
 pub struct TrainOptions {
     /// Evaluate every this many epochs (the last epoch is always evaluated).
     pub eval_every: usize,
+}
+
+impl TrainOptions {
+    /// The options the config asks for.
+    pub fn from_config(exp: &Experiment) -> Self {
+        Self {
+            eval_every: exp.config.training.eval_every,
+        }
+    }
 }
 
 impl Default for TrainOptions {
@@ -174,19 +184,22 @@ fn run<T: ConvInput>(
     let feature_seconds = t0.elapsed().as_secs_f64();
 
     let t1 = Instant::now();
-    let batch = exp.batch_size();
-    let seed = exp.config.training.seed;
-    let epochs = exp.config.training.epochs;
+    let t = &exp.config.training;
+    let epochs = t.epochs;
+    // The same schedule the cluster runs: shuffled order, batch ends, eval epochs.
+    let schedule = Schedule::new(
+        exp.train.len(),
+        exp.test.len(),
+        epochs,
+        opts.eval_every,
+        exp.batch_size(),
+        t.seed,
+    );
     let mut saturated = 0u64;
     let mut records = Vec::new();
     let mut predictions = vec![0u16; exp.test.len()];
-    let mut order: Vec<usize> = (0..exp.train.len()).collect();
     for epoch in 1..=epochs {
-        order.sort_unstable();
-        shuffle(
-            &mut order,
-            &mut keyed_rng(seed as u64, Purpose::Shuffle, epoch as u64, 0),
-        );
+        let order = schedule.train_order(epoch);
         let (mut loss_sum, mut correct) = (0.0f64, 0usize);
         for (pos, &s) in order.iter().enumerate() {
             train_cache.load(&mut devices, s)?;
@@ -199,13 +212,13 @@ fn run<T: ConvInput>(
                     loss_sum += loss as f64;
                 }
             }
-            if (pos + 1) % batch == 0 || pos + 1 == order.len() {
+            if schedule.steps_after(pos) {
                 for dev in devices.iter_mut() {
                     dev.step()?;
                 }
             }
         }
-        let evaluate = epoch == epochs || epoch % opts.eval_every.max(1) == 0;
+        let evaluate = schedule.evaluates(epoch);
         let test_accuracy = if evaluate {
             let mut right = 0usize;
             for (s, pred) in predictions.iter_mut().enumerate() {
@@ -237,7 +250,7 @@ fn run<T: ConvInput>(
         epochs: records,
         final_accuracy,
         predictions,
-        weights_hash: canonical_weights_hash(&devices, c),
+        weights_hash: weights_hash(&devices, c),
         devices: devices
             .iter()
             .enumerate()
@@ -253,34 +266,8 @@ fn run<T: ConvInput>(
     })
 }
 
-/// FNV-1a over the parameters in (class, reference feature index) order, then
-/// the class biases; NaNs canonicalised so the hash is the same on every
-/// architecture.
-fn canonical_weights_hash<T: ConvInput>(devices: &[HeapDevice<T>], c: usize) -> u64 {
-    let plan = devices[0].spec().model;
-    let n = plan.num_features();
-    let mut canonical = vec![0.0f32; c * n + c];
-    for dev in devices {
-        let spec = dev.spec();
-        let f_i = spec.num_features();
-        let p = dev.params();
-        for class in 0..c {
-            for local in 0..f_i {
-                let r = spec.selection.reference_index(&plan, local);
-                canonical[class * n + r] = p[class * f_i + local];
-            }
-        }
-        if spec.holds_class_bias {
-            canonical[c * n..].copy_from_slice(&p[c * f_i..]);
-        }
-    }
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for v in canonical {
-        let bits = if v.is_nan() { 0x7fc0_0000 } else { v.to_bits() };
-        for byte in bits.to_le_bytes() {
-            h ^= byte as u64;
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    h
+/// The cluster's canonical weights hash (see [`canonical_weights_hash`]).
+fn weights_hash<T: ConvInput>(devices: &[HeapDevice<T>], c: usize) -> u64 {
+    let views: Vec<_> = devices.iter().map(|d| (*d.spec(), d.params())).collect();
+    canonical_weights_hash(&views, c)
 }

@@ -9,6 +9,9 @@ use rocknet_core::optim::{AdamConfig, OptimError, OptimizerKind};
 use rocknet_core::series::InputKind;
 use serde::{Deserialize, Serialize};
 
+pub use crate::energy::EnergySection;
+pub use crate::network::{MissingPolicy, NetworkSection};
+
 /// More epochs than anyone would run on these datasets: a typo guard.
 pub const MAX_EPOCHS: usize = 1_000_000;
 
@@ -154,6 +157,9 @@ pub struct TrainingSection {
     /// Experiment seed: MiniRocket picks (a 32-bit MT19937 seed, as NumPy's),
     /// weight init, shuffling.
     pub seed: u32,
+    /// Evaluate on the test set every this many epochs (the last epoch
+    /// always is).
+    pub eval_every: usize,
 }
 
 impl Default for TrainingSection {
@@ -170,6 +176,7 @@ impl Default for TrainingSection {
             epsilon: adam.eps,
             weight_decay: adam.weight_decay,
             seed: 0,
+            eval_every: 1,
         }
     }
 }
@@ -201,6 +208,12 @@ pub struct ExperimentConfig {
     /// Training.
     #[serde(default)]
     pub training: TrainingSection,
+    /// The emulated radio network (`rocknet run` / `serve`).
+    #[serde(default)]
+    pub network: NetworkSection,
+    /// Power and CPU model of the devices (reports).
+    #[serde(default)]
+    pub energy: EnergySection,
     /// The file this was read from (set by [`ExperimentConfig::load`]).
     #[serde(skip)]
     pub source: PathBuf,
@@ -249,6 +262,9 @@ impl ExperimentConfig {
         let base = path.parent().unwrap_or(Path::new("."));
         cfg.dataset.train = base.join(&cfg.dataset.train);
         cfg.dataset.test = base.join(&cfg.dataset.test);
+        if let Some(lm) = &cfg.network.linkmodel {
+            cfg.network.linkmodel = Some(base.join(lm));
+        }
         Ok(cfg)
     }
 
@@ -304,6 +320,9 @@ impl ExperimentConfig {
         if t.epochs == 0 {
             return Err(invalid("training.epochs", "must be at least 1".into()));
         }
+        if t.eval_every == 0 {
+            return Err(invalid("training.eval_every", "must be at least 1".into()));
+        }
         if t.batch_size == 0 {
             return Err(invalid("training.batch_size", "must be at least 1".into()));
         }
@@ -340,7 +359,25 @@ impl ExperimentConfig {
                 format!("must be {requirement}, got {value}"),
             ));
         }
+        self.network
+            .validate()
+            .map_err(|(field, problem)| invalid(field, problem))?;
+        self.energy
+            .validate()
+            .map_err(|(field, problem)| invalid(field, problem))?;
         Ok(())
+    }
+
+    /// FNV-1a of the config as JSON: the "config hash" that beacons and
+    /// Hellos carry, so a node running another plan is refused.
+    pub fn hash(&self) -> u64 {
+        let json = serde_json::to_vec(self).unwrap_or_default();
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in json {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        h
     }
 }
 

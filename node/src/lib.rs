@@ -1,0 +1,19 @@
+//! One emulated RockNet device, and what every process shares about an
+//! experiment.
+//!
+//! Data flow: [`config::ExperimentConfig`] (TOML, validated) →
+//! [`experiment::Experiment`] (datasets + partition plan) →
+//! [`schedule::Schedule`] (which sample each round carries) →
+//! [`protocol::DeviceNode`] (one device's round protocol, no I/O) →
+//! [`process`] (the `rocknet-node` process: UDP to the relay, telemetry to
+//! the coordinator over [`telemetry`]).
+
+pub mod config;
+pub mod energy;
+pub mod experiment;
+pub mod network;
+pub mod process;
+pub mod protocol;
+pub mod schedule;
+pub mod telemetry;
+pub mod weights;

@@ -1,0 +1,390 @@
+//! The `rocknet-node` process: joins the coordinator, builds its device from
+//! the plan, registers with the relay and runs rounds until the schedule
+//! ends. It survives anything the network does: deliveries are checked by
+//! [`DeviceNode`], and if the relay goes quiet it registers again and
+//! resumes at the round the relay names.
+
+use std::io::BufReader;
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use rocknet_core::classifier::{DeviceBuffers, DeviceModel};
+use rocknet_core::series::SeriesView;
+use rocknet_core::storage::HeapStorage;
+use rocknet_core::wire::{self, Body, Hello, Packet, RELAY_NODE};
+
+use crate::experiment::Experiment;
+use crate::protocol::{DeviceNode, NodeSetup, OwnedShard, WireInput, node_of};
+use crate::schedule::Schedule;
+use crate::telemetry::{self, MemoryReport, ToCoordinator, ToNode};
+
+/// The header round of a registration Hello ("no round").
+pub const NO_ROUND: u32 = u32::MAX;
+
+/// Where a node finds the others.
+#[derive(Debug, Clone)]
+pub struct NodeArgs {
+    /// Device index (radio node `device + 1`).
+    pub device: usize,
+    /// The relay's data address.
+    pub relay: SocketAddr,
+    /// The coordinator's telemetry address.
+    pub coordinator: SocketAddr,
+    /// Give up joining after this long (the coordinator may start later).
+    pub join_timeout: Duration,
+}
+
+/// Runs one device to the end of the schedule (or until the coordinator
+/// says stop or goes away).
+pub fn run(args: &NodeArgs) -> Result<()> {
+    let (stream, plan) = join(args)?;
+    let mut writer = stream.try_clone().context("cloning the telemetry stream")?;
+    let (config, config_hash) = match plan {
+        ToNode::Plan {
+            config,
+            config_hash,
+        } => (config, config_hash),
+        ToNode::Refused { reason } => bail!("the coordinator refused device {}: {reason}", args.device),
+        ToNode::Stop => return Ok(()),
+    };
+    if config.hash() != config_hash {
+        bail!("the plan's config hash does not match its config (different rocknet versions?)");
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        // The coordinator's Stop (or its end of stream) ends the run.
+        let stop = stop.clone();
+        let mut reader = BufReader::new(stream);
+        std::thread::spawn(move || {
+            while let Ok(Some(msg)) = telemetry::recv::<_, ToNode>(&mut reader) {
+                if matches!(msg, ToNode::Stop) {
+                    break;
+                }
+            }
+            stop.store(true, Ordering::SeqCst);
+        });
+    }
+    let result = (|| {
+        let exp = Experiment::prepare(config).context("preparing the experiment from the plan")?;
+        match exp.int8_scale {
+            None => {
+                let (tr, te) = (exp.train.values.clone(), exp.test.values.clone());
+                run_device::<f32>(args, &exp, config_hash, &tr, &te, &mut writer, &stop)
+            }
+            Some(scale) => {
+                let q = |v: &[f32]| {
+                    let mut out = vec![0i8; v.len()];
+                    scale.quantize_into(v, &mut out);
+                    out
+                };
+                let (tr, te) = (q(&exp.train.values), q(&exp.test.values));
+                run_device::<i8>(args, &exp, config_hash, &tr, &te, &mut writer, &stop)
+            }
+        }
+    })();
+    if let Err(e) = &result {
+        let _ = telemetry::send(
+            &mut writer,
+            &ToCoordinator::Error {
+                device: args.device,
+                message: format!("{e:#}"),
+            },
+        );
+    }
+    result
+}
+
+/// Connects to the coordinator (retrying until `join_timeout`) and asks for
+/// the plan.
+fn join(args: &NodeArgs) -> Result<(TcpStream, ToNode)> {
+    let start = Instant::now();
+    loop {
+        match TcpStream::connect_timeout(&args.coordinator, Duration::from_secs(2)) {
+            Ok(mut s) => {
+                s.set_nodelay(true).ok();
+                telemetry::send(
+                    &mut s,
+                    &ToCoordinator::Join {
+                        device: args.device,
+                        pid: std::process::id(),
+                    },
+                )
+                .context("sending Join")?;
+                let mut r = BufReader::new(s.try_clone().context("cloning the stream")?);
+                let plan = telemetry::recv::<_, ToNode>(&mut r)
+                    .context("reading the plan")?
+                    .context("the coordinator closed the connection before sending the plan")?;
+                return Ok((s, plan));
+            }
+            Err(e) if start.elapsed() < args.join_timeout => {
+                tracing::debug!("coordinator at {} not there yet: {e}", args.coordinator);
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!("no coordinator at {} after {:?}", args.coordinator, args.join_timeout)
+                });
+            }
+        }
+    }
+}
+
+/// The UDP side: this node's socket to the relay.
+struct RelayLink {
+    sock: UdpSocket,
+    relay: SocketAddr,
+    cluster: u16,
+    node: u16,
+    config_hash: u64,
+    buf: Vec<u8>,
+}
+
+/// What the relay said about a round.
+enum RoundEnd {
+    /// The end-of-round marker: these inner packets were delivered.
+    Done(Vec<Vec<u8>>),
+    /// Nothing for too long, or the relay is at another round: register
+    /// again.
+    Lost,
+}
+
+impl RelayLink {
+    fn bind(relay: SocketAddr, cluster: u16, node: u16, config_hash: u64) -> Result<Self> {
+        let bind = if relay.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
+        let sock = UdpSocket::bind(bind).context("binding the node's UDP socket")?;
+        Ok(Self {
+            sock,
+            relay,
+            cluster,
+            node,
+            config_hash,
+            buf: vec![0u8; 65_536],
+        })
+    }
+
+    fn hello(&self, round: u32) -> Result<Vec<u8>> {
+        Ok(Packet {
+            cluster: self.cluster,
+            source: self.node,
+            round,
+            body: Body::Hello(Hello {
+                node: self.node,
+                config_hash: self.config_hash,
+            }),
+        }
+        .to_vec()?)
+    }
+
+    /// Registers (retrying every 250 ms until `stop`) and returns the first
+    /// round the relay will wait for this node in.
+    fn register(&mut self, stop: &AtomicBool) -> Result<u32> {
+        let hello = self.hello(NO_ROUND)?;
+        self.sock
+            .set_read_timeout(Some(Duration::from_millis(250)))
+            .context("socket timeout")?;
+        loop {
+            if stop.load(Ordering::SeqCst) {
+                bail!("stopped while registering with the relay");
+            }
+            // Relay not up yet: send errors (ICMP refused) are retried.
+            let _ = self.sock.send_to(&hello, self.relay);
+            let deadline = Instant::now() + Duration::from_millis(250);
+            while Instant::now() < deadline {
+                let Ok((n, from)) = self.sock.recv_from(&mut self.buf) else {
+                    break;
+                };
+                if from != self.relay {
+                    continue;
+                }
+                if let Ok(p) = wire::decode(&self.buf[..n])
+                    && p.cluster == self.cluster
+                    && p.source == RELAY_NODE
+                    && let Body::Hello(h) = p.body
+                    && h.node == self.node
+                {
+                    // An ack naming no round (an older relay) means "from the start".
+                    return Ok(if p.round == NO_ROUND { 0 } else { p.round });
+                }
+            }
+        }
+    }
+
+    fn submit(&mut self, round: u32, packets: &[Vec<u8>]) -> Result<()> {
+        for p in packets {
+            self.sock.send_to(p, self.relay).context("sending to the relay")?;
+        }
+        let marker = self.hello(round)?;
+        self.sock.send_to(&marker, self.relay).context("sending to the relay")?;
+        Ok(())
+    }
+
+    /// Collects round `round`'s deliveries until its end marker; `Lost` if
+    /// nothing arrives for `quiet` or the relay is already past the round.
+    fn collect(&mut self, round: u32, quiet: Duration, stop: &AtomicBool) -> Result<RoundEnd> {
+        self.sock
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .context("socket timeout")?;
+        let mut inner = Vec::new();
+        let mut last = Instant::now();
+        loop {
+            if stop.load(Ordering::SeqCst) {
+                bail!("stopped");
+            }
+            let n = match self.sock.recv_from(&mut self.buf) {
+                Ok((n, from)) if from == self.relay => n,
+                Ok(_) => continue, // not the relay: dropped
+                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                    if last.elapsed() > quiet {
+                        return Ok(RoundEnd::Lost);
+                    }
+                    continue;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    // The relay is gone (restarting?): ICMP from an earlier send.
+                    if last.elapsed() > quiet {
+                        return Ok(RoundEnd::Lost);
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                    continue;
+                }
+                Err(e) => return Err(e).context("receiving from the relay"),
+            };
+            last = Instant::now();
+            let Ok(p) = wire::decode(&self.buf[..n]) else {
+                continue; // counted by the relay's peers; nothing to do here
+            };
+            if p.cluster != self.cluster || p.source != RELAY_NODE {
+                continue;
+            }
+            if p.round < round {
+                continue; // stale
+            }
+            if p.round > round {
+                return Ok(RoundEnd::Lost);
+            }
+            match p.body {
+                Body::Delivery(d) => inner.push(d.inner.to_vec()),
+                Body::Hello(_) => return Ok(RoundEnd::Done(inner)),
+                _ => {}
+            }
+        }
+    }
+}
+
+fn run_device<T: WireInput>(
+    args: &NodeArgs,
+    exp: &Experiment,
+    config_hash: u64,
+    train_values: &[T],
+    test_values: &[T],
+    writer: &mut TcpStream,
+    stop: &AtomicBool,
+) -> Result<()> {
+    let d = args.device;
+    let n_devices = exp.partition.devices();
+    if d >= n_devices {
+        bail!("device {d} does not exist: the plan has {n_devices} devices (0..{n_devices})");
+    }
+    let (ch, len) = (exp.train.n_channels, exp.train.length);
+    let n_values = ch * len;
+    let t0 = Instant::now();
+    let spec = exp.device_spec(d)?;
+    let mut model = DeviceModel::<T, HeapStorage>::new(spec, DeviceBuffers::allocate(&spec))
+        .context("building the device model")?;
+    // Fitting needs the whole training set (the reference picks one example
+    // per kernel block from all of it); the device keeps only its shards.
+    let train_set = SeriesView::new(train_values, exp.train.len(), ch, len)?;
+    model.fit(train_set).context("fitting the kernels")?;
+    let fit_seconds = t0.elapsed().as_secs_f64();
+    let net = &exp.config.network;
+    let train_shard = OwnedShard::of(
+        exp.partition.shard(exp.train.len(), d)?,
+        train_values,
+        &exp.train.labels,
+        n_values,
+    );
+    let test_shard = OwnedShard::of(
+        exp.partition.shard(exp.test.len(), d)?,
+        test_values,
+        &exp.test.labels,
+        n_values,
+    );
+    let t = &exp.config.training;
+    let schedule = Schedule::new(
+        exp.train.len(),
+        exp.test.len(),
+        t.epochs,
+        t.eval_every,
+        exp.batch_size(),
+        t.seed,
+    );
+    let memory = MemoryReport::from(model.footprint());
+    let setup = NodeSetup {
+        device: d,
+        n_devices,
+        n_classes: exp.n_classes(),
+        n_values,
+        cluster: net.cluster,
+        config_hash,
+        policy: net.missing,
+        n_train: exp.train.len(),
+        n_test: exp.test.len(),
+    };
+    let mut node = DeviceNode::new(setup, exp.partition, model, schedule, train_shard, test_shard);
+    let rounds = node.rounds();
+
+    let mut link = RelayLink::bind(args.relay, net.cluster, node_of(d), config_hash)?;
+    let mut round = link.register(stop)?;
+    telemetry::send(
+        writer,
+        &ToCoordinator::Registered {
+            device: d,
+            first_round: round,
+            memory,
+            fit_seconds,
+        },
+    )?;
+    // A round can legitimately take round_timeout (a dead peer) plus pacing;
+    // only well beyond that is the relay lost.
+    let quiet = Duration::from_millis(net.round_timeout_ms.saturating_mul(3) + 2_000);
+    let mut reregistrations = 0u64;
+    while u64::from(round) < rounds {
+        let packets = node.submissions(round)?;
+        link.submit(round, &packets)?;
+        match link.collect(round, quiet, stop)? {
+            RoundEnd::Done(delivered) => {
+                node.finish_round(round, &delivered)?;
+                for stats in node.take_finished() {
+                    telemetry::send(writer, &ToCoordinator::Pass { device: d, stats })?;
+                }
+                round += 1;
+            }
+            RoundEnd::Lost => {
+                reregistrations += 1;
+                tracing::warn!("device {d}: lost the relay in round {round}; registering again");
+                round = link.register(stop)?;
+            }
+        }
+    }
+    let params = node.model().params().iter().map(|v| v.to_bits()).collect();
+    let drops = node
+        .drops()
+        .iter()
+        .map(|(r, n)| (r.name().to_string(), n))
+        .collect();
+    telemetry::send(
+        writer,
+        &ToCoordinator::Final {
+            device: d,
+            params,
+            drops,
+            rejected: node.rejected,
+            beacon_mismatch: node.beacon_mismatch,
+            reregistrations,
+        },
+    )?;
+    Ok(())
+}
