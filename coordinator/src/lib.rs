@@ -8,3 +8,4 @@ pub use rocknet_node::{config, experiment};
 pub mod report;
 pub mod train;
 pub mod run_report;
+pub mod cluster;

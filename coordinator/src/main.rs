@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+use rocknet_coordinator::cluster;
 use rocknet_coordinator::config::{ExperimentConfig, InputSetting, OptimizerSetting};
 use rocknet_coordinator::experiment::Experiment;
 use rocknet_coordinator::report::TrainReport;
@@ -24,6 +25,18 @@ struct Cli {
 enum Command {
     /// Train in one process: every device's model, partial logits summed exactly.
     Train(TrainArgs),
+    /// Train on a local cluster: the link-model relay and one process per
+    /// device on loopback; writes runs/<name>-<time>/ (report, trace, plots).
+    Run(RunArgs),
+    /// The coordinator of a deployed cluster (containers): waits for the
+    /// devices to connect, then runs the experiment through the relay.
+    Serve(ServeArgs),
+    /// One device process (what `run` starts; also `rocknet-node`).
+    #[command(hide = true)]
+    Node(NodeCli),
+    /// The link-model relay (what `run` starts; also `rocknet-linkmodel`).
+    #[command(hide = true)]
+    Linkmodel(rocknet_linkmodel::cli::RelayArgs),
     /// Send a live command to a running link-model relay and print its reply:
     /// `link-down A B`, `link-up A B`, `node-down N`, `node-up N`,
     /// `partition 1-10 11-20`, `heal`, `prr A B P`, `status`.
@@ -41,6 +54,59 @@ struct CtlArgs {
     /// Seconds to wait for the reply.
     #[arg(long, default_value_t = 3.0)]
     timeout: f64,
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// Experiment config (TOML) with a `[network]` section, e.g.
+    /// configs/quickstart.toml.
+    config: PathBuf,
+    /// Where run directories go.
+    #[arg(long, default_value = "runs")]
+    out: PathBuf,
+    /// Override the number of epochs.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Override the seed.
+    #[arg(long)]
+    seed: Option<u32>,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug)]
+struct ServeArgs {
+    /// Experiment config (TOML).
+    config: PathBuf,
+    /// The relay's data address.
+    #[arg(long, env = "ROCKNET_RELAY", default_value = "127.0.0.1:7700")]
+    relay: std::net::SocketAddr,
+    /// Where devices connect for telemetry.
+    #[arg(long, default_value = "0.0.0.0:7800")]
+    listen: std::net::SocketAddr,
+    /// The relay's trace file, if readable from here.
+    #[arg(long)]
+    trace: Option<PathBuf>,
+    /// Where run directories go.
+    #[arg(long, default_value = "runs")]
+    out: PathBuf,
+}
+
+#[derive(Args, Debug)]
+struct NodeCli {
+    /// Device index (0-based; radio node id = device + 1).
+    #[arg(long, env = "ROCKNET_DEVICE")]
+    device: usize,
+    /// The relay's data address.
+    #[arg(long, env = "ROCKNET_RELAY", default_value = "127.0.0.1:7700")]
+    relay: std::net::SocketAddr,
+    /// The coordinator's telemetry address.
+    #[arg(long, env = "ROCKNET_COORDINATOR", default_value = "127.0.0.1:7800")]
+    coordinator: std::net::SocketAddr,
+    /// Seconds to keep trying to reach the coordinator.
+    #[arg(long, default_value_t = 120)]
+    join_timeout_s: u64,
 }
 
 #[derive(Args, Debug)]
@@ -81,6 +147,21 @@ fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Train(args) => train_cmd(args),
         Command::Ctl(args) => ctl_cmd(&args),
+        Command::Run(args) => run_cmd(&args),
+        Command::Serve(args) => serve_cmd(&args),
+        Command::Node(a) => {
+            init_tracing();
+            rocknet_node::process::run(&rocknet_node::process::NodeArgs {
+                device: a.device,
+                relay: a.relay,
+                coordinator: a.coordinator,
+                join_timeout: std::time::Duration::from_secs(a.join_timeout_s),
+            })
+        }
+        Command::Linkmodel(a) => {
+            init_tracing();
+            rocknet_linkmodel::cli::run(&a)
+        }
     }
 }
 
@@ -154,6 +235,177 @@ fn apply_overrides(cfg: &mut ExperimentConfig, a: &TrainArgs) {
     if let Some(e) = a.eval_every {
         cfg.training.eval_every = e;
     }
+}
+
+fn init_tracing() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Loads, overrides and validates a config, and checks its network, before
+/// any process starts.
+fn prepare_cluster(
+    config: &std::path::Path,
+    epochs: Option<usize>,
+    seed: Option<u32>,
+) -> Result<(Experiment, cluster::NetworkPlan)> {
+    let mut cfg = ExperimentConfig::load(config)?;
+    if let Some(e) = epochs {
+        cfg.training.epochs = e;
+    }
+    if let Some(s) = seed {
+        cfg.training.seed = s;
+    }
+    let exp = Experiment::prepare(cfg)?;
+    let net = cluster::plan_network(&exp)?;
+    Ok((exp, net))
+}
+
+fn run_cmd(args: &RunArgs) -> Result<()> {
+    let (exp, net) = prepare_cluster(&args.config, args.epochs, args.seed)?;
+    run_and_print(
+        &exp,
+        &net,
+        cluster::Deployment::Local,
+        &args.out,
+        args.json,
+    )
+}
+
+fn serve_cmd(args: &ServeArgs) -> Result<()> {
+    init_tracing();
+    let (exp, net) = prepare_cluster(&args.config, None, None)?;
+    run_and_print(
+        &exp,
+        &net,
+        cluster::Deployment::Serve {
+            relay: args.relay,
+            listen: args.listen,
+            trace: args.trace.clone(),
+        },
+        &args.out,
+        false,
+    )
+}
+
+fn run_and_print(
+    exp: &Experiment,
+    net: &cluster::NetworkPlan,
+    deployment: cluster::Deployment,
+    out: &std::path::Path,
+    json: bool,
+) -> Result<()> {
+    let t = &exp.config.training;
+    let say = move |line: &str| {
+        if json {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    };
+    say(&format!(
+        "{}: {} devices over {} ({} nodes), {} features, {} epochs, batch {}, {}, {} input, missing = {}, seed {}",
+        exp.config.name,
+        exp.partition.devices(),
+        net.path.display(),
+        net.model.topology().nodes(),
+        exp.partition.model().num_features(),
+        t.epochs,
+        exp.batch_size(),
+        t.optimizer.as_str(),
+        exp.config.model.input.as_str(),
+        exp.config.network.missing.as_str(),
+        t.seed,
+    ));
+    let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    {
+        let flag = interrupted.clone();
+        // A second Ctrl-C falls through to the default (the guards still
+        // run on unwinding paths; children also die with their pipes).
+        let _ = ctrlc::set_handler(move || {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+    }
+    let bar = ProgressBar::new(0).with_style(
+        ProgressStyle::with_template(
+            "{bar:30} round {pos}/{len} {msg} [{elapsed_precise}, eta {eta}]",
+        )
+        .expect("static template"),
+    );
+    let mut on_progress = |p: &cluster::Progress| {
+        if bar.length() != Some(p.rounds) {
+            bar.set_length(p.rounds);
+        }
+        bar.set_position(p.round);
+        if p.round % 50 == 0 || p.round == p.rounds {
+            bar.set_message(format!(
+                "epoch {} acc {} | {:.0} rounds/s | emulated {:.0} s",
+                p.epoch,
+                p.accuracy.map_or("-".into(), |a| format!("{a:.4}")),
+                p.rounds_per_s,
+                p.emulated_s
+            ));
+        }
+    };
+    let (report, dir) = cluster::run_cluster(
+        exp,
+        net,
+        cluster::RunSetup {
+            out: out.to_path_buf(),
+            deployment,
+            interrupted: interrupted.clone(),
+        },
+        &mut on_progress,
+    )?;
+    bar.finish_and_clear();
+    for e in &report.epochs {
+        if let Some(acc) = e.test_accuracy {
+            say(&format!(
+                "epoch {:>4}  train loss {}  test accuracy {acc:.4}",
+                e.epoch,
+                e.train_loss.map_or("-".into(), |l| format!("{l:.4}")),
+            ));
+        }
+    }
+    say(&format!(
+        "final test accuracy {:.4} (host view; device mean {:.4}); {} rounds in {:.1} s ({:.0} rounds/s), emulated {:.1} s (x{:.1} real time)",
+        report.final_accuracy,
+        report.final_device_accuracy,
+        report.rounds,
+        report.wall_seconds,
+        report.rounds_per_second,
+        report.network.emulated_seconds,
+        report.emulated_over_wall,
+    ));
+    say(&format!(
+        "delivery ratio {:.4}, {} (message, receiver) pairs lost, {} faults",
+        report.network.delivery_ratio,
+        report.network.messages_lost,
+        report.network.faults.len()
+    ));
+    for d in &report.per_device {
+        if !d.missed_rounds.is_empty() || d.joins != 1 {
+            say(&format!(
+                "device {}: joined {} time(s), missed rounds {:?}",
+                d.device,
+                d.joins,
+                d.missed_rounds
+                    .iter()
+                    .map(|s| format!("{}..={}", s.first, s.last))
+                    .collect::<Vec<_>>()
+            ));
+        }
+    }
+    say(&format!("results: {}", dir.display()));
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    }
+    if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
+        anyhow::bail!("interrupted; partial report in {}", dir.display());
+    }
+    Ok(())
 }
 
 fn train_cmd(args: TrainArgs) -> Result<()> {

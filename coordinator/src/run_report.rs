@@ -166,7 +166,7 @@ pub struct RunReport {
     pub predictions: Vec<u16>,
     /// Canonical weights hash (equal to `rocknet train`'s when lossless), if
     /// every device reported its weights.
-    pub weights_hash: Option<u64>,
+    pub weights_hash: Option<String>,
     /// Per device.
     pub per_device: Vec<DeviceReport>,
     /// Network.

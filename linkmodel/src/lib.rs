@@ -15,6 +15,7 @@
 //!   stateful [`config::LinkModel`] that runs round after round.
 #![deny(missing_docs)]
 
+pub mod cli;
 pub mod config;
 pub mod fault;
 pub mod flood;

@@ -203,7 +203,7 @@ impl RelayLink {
                     && p.cluster == self.cluster
                     && p.source == RELAY_NODE
                     && let Body::Hello(h) = p.body
-                    && h.node == self.node
+                    && (h.node == self.node || h.node == RELAY_NODE)
                 {
                     // An ack naming no round (an older relay) means "from the start".
                     return Ok(if p.round == NO_ROUND { 0 } else { p.round });

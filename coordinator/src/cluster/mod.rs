@@ -1,0 +1,588 @@
+//! `rocknet run` / `rocknet serve`: the experiment as a cluster of
+//! processes. The coordinator validates everything, starts the relay and one
+//! process per device (or, serving, waits for them to connect), plays the
+//! host (radio node 0) round by round, gathers telemetry, and writes the
+//! run directory: `report.json`, `trace.jsonl`, logs, plots.
+
+pub mod host;
+pub mod launch;
+pub mod telemetry_server;
+pub mod trace_summary;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use rocknet_core::wire::Phase;
+use rocknet_linkmodel::config::LinkModel;
+use rocknet_node::protocol::PassStats;
+use rocknet_node::schedule::Schedule;
+use rocknet_node::telemetry::{MemoryReport, ToCoordinator};
+use rocknet_node::weights::canonical_weights_hash;
+
+use crate::experiment::Experiment;
+use crate::run_report::{DeviceReport, NetworkReport, RunEpoch, RunReport};
+use host::Host;
+use launch::{Child, RelaySpawn};
+use telemetry_server::{Event, TelemetryServer};
+
+/// How the cluster is deployed.
+pub enum Deployment {
+    /// `rocknet run`: relay and devices are child processes on loopback.
+    Local,
+    /// `rocknet serve`: the relay runs elsewhere and devices connect by
+    /// themselves (containers).
+    Serve {
+        /// The relay's data address.
+        relay: SocketAddr,
+        /// Where devices connect for telemetry.
+        listen: SocketAddr,
+        /// The relay's trace file, if this process can read it (for the
+        /// radio and loss figures).
+        trace: Option<PathBuf>,
+    },
+}
+
+/// Progress seen by the caller after every round.
+#[derive(Debug, Clone, Default)]
+pub struct Progress {
+    /// Rounds done.
+    pub round: u64,
+    /// Rounds in the run.
+    pub rounds: u64,
+    /// Current epoch.
+    pub epoch: usize,
+    /// Last host-view test accuracy.
+    pub accuracy: Option<f64>,
+    /// Emulated seconds so far.
+    pub emulated_s: f64,
+    /// Rounds per wall-clock second.
+    pub rounds_per_s: f64,
+}
+
+/// Everything a run needs besides the experiment.
+pub struct RunSetup {
+    /// Where the run directory goes (`runs/`).
+    pub out: PathBuf,
+    /// Deployment.
+    pub deployment: Deployment,
+    /// Set to stop early (Ctrl-C).
+    pub interrupted: Arc<AtomicBool>,
+}
+
+/// The link-model side of a validated experiment.
+pub struct NetworkPlan {
+    /// The link-model config file.
+    pub path: PathBuf,
+    /// The model built from it (validated).
+    pub model: LinkModel,
+}
+
+/// Checks the `[network]` section against the experiment: a link model
+/// that loads and builds, with one node per device plus the host.
+pub fn plan_network(exp: &Experiment) -> Result<NetworkPlan> {
+    let src = exp.config.source.display();
+    let path = exp
+        .config
+        .network
+        .linkmodel
+        .clone()
+        .with_context(|| format!("{src}: field `network.linkmodel`: a cluster run needs a link-model config (e.g. \"linkmodel-testbed20.toml\")"))?;
+    let cfg = rocknet_linkmodel::cli::load_config(&path)
+        .with_context(|| format!("{src}: field `network.linkmodel`"))?;
+    let model = cfg
+        .build()
+        .with_context(|| format!("{}: invalid link model", path.display()))?;
+    let nodes = model.topology().nodes();
+    let want = exp.partition.devices() + 1;
+    if nodes != want {
+        bail!(
+            "{src}: field `training.devices` = {} needs a topology of {want} nodes (host 0 + devices 1..={}), but {} has {nodes}",
+            exp.partition.devices(),
+            want - 1,
+            path.display()
+        );
+    }
+    Ok(NetworkPlan { path, model })
+}
+
+/// A unique run directory `out/<name>-<UTC timestamp>`.
+fn run_dir(out: &Path, name: &str) -> Result<PathBuf> {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let stamp = utc_stamp(secs);
+    for k in 0..1000 {
+        let dir = if k == 0 {
+            out.join(format!("{name}-{stamp}"))
+        } else {
+            out.join(format!("{name}-{stamp}-{k}"))
+        };
+        if !dir.exists() {
+            std::fs::create_dir_all(dir.join("logs"))
+                .with_context(|| format!("creating {}", dir.display()))?;
+            return Ok(dir);
+        }
+    }
+    bail!("cannot find a free run directory under {}", out.display())
+}
+
+/// `YYYYMMDD-HHMMSS` in UTC (civil-from-days, Howard Hinnant's algorithm).
+fn utc_stamp(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Per-device state the run loop keeps.
+#[derive(Default)]
+struct DeviceState {
+    joins: u64,
+    registered: bool,
+    memory: Option<MemoryReport>,
+    passes: Vec<PassStats>,
+    params: Option<Vec<f32>>,
+    error: Option<String>,
+    connected: bool,
+}
+
+/// The addresses of a running cluster (written to `cluster.json`, so users
+/// and tests can reach it: `rocknet ctl --relay <control>`, or start a
+/// replacement `rocknet node`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ClusterInfo {
+    /// Relay data address.
+    pub relay: SocketAddr,
+    /// Relay control address (if known).
+    pub control: Option<SocketAddr>,
+    /// Coordinator telemetry address.
+    pub coordinator: SocketAddr,
+    /// Device process ids (local runs).
+    pub pids: Vec<u32>,
+}
+
+/// Runs the experiment on a cluster and writes the run directory; returns
+/// the report and the directory.
+pub fn run_cluster(
+    exp: &Experiment,
+    net: &NetworkPlan,
+    setup: RunSetup,
+    on_progress: &mut dyn FnMut(&Progress),
+) -> Result<(RunReport, PathBuf)> {
+    let n = exp.partition.devices();
+    let cfg = &exp.config;
+    let netc = &cfg.network;
+    let config_hash = cfg.hash();
+    let dir = run_dir(&setup.out, &cfg.name)?;
+    std::fs::write(
+        dir.join("config.json"),
+        serde_json::to_vec_pretty(cfg).context("config as JSON")?,
+    )?;
+    let trace_path = dir.join("trace.jsonl");
+
+    let listen = match &setup.deployment {
+        Deployment::Local => SocketAddr::from(([127, 0, 0, 1], 0)),
+        Deployment::Serve { listen, .. } => *listen,
+    };
+    let server = TelemetryServer::start(listen, cfg.clone(), n)?;
+    let mut children: Vec<Child> = Vec::new();
+    let (relay_addr, control, trace_file) = match &setup.deployment {
+        Deployment::Local => {
+            let relay = launch::spawn_relay(&RelaySpawn {
+                config: &net.path,
+                trace: &trace_path,
+                log: &dir.join("logs/relay.log"),
+                time_scale: netc.time_scale,
+                round_timeout_ms: netc.round_timeout_ms,
+                cluster: netc.cluster,
+                config_hash,
+            })?;
+            let (data, control) = (relay.data, relay.control);
+            children.push(relay.child);
+            (data, Some(control), Some(trace_path.clone()))
+        }
+        Deployment::Serve { relay, trace, .. } => (*relay, None, trace.clone()),
+    };
+    if matches!(setup.deployment, Deployment::Local) {
+        for d in 0..n {
+            children.push(launch::spawn_node(
+                d,
+                relay_addr,
+                server.addr(),
+                &dir.join(format!("logs/node-{d}.log")),
+            )?);
+        }
+    }
+    let info = ClusterInfo {
+        relay: relay_addr,
+        control,
+        coordinator: server.addr(),
+        pids: children.iter().skip(1).map(Child::pid).collect(),
+    };
+    std::fs::write(dir.join("cluster.json"), serde_json::to_vec_pretty(&info)?)?;
+
+    let mut host = Host::bind(relay_addr, netc.cluster, config_hash, n, exp.n_classes())?;
+    host.register(Duration::from_secs(60))?;
+    host.set_poll(Duration::from_millis(100))?;
+
+    let mut devs: Vec<DeviceState> = (0..n).map(|_| DeviceState::default()).collect();
+    // Wait for every device to register with the relay before round 0.
+    let join_deadline = Instant::now() + Duration::from_secs(600);
+    while devs.iter().any(|d| !d.registered) {
+        if setup.interrupted.load(Ordering::SeqCst) {
+            bail!("interrupted while waiting for the devices");
+        }
+        if let Some(d) = devs.iter().position(|d| d.error.is_some()) {
+            bail!(
+                "device {d} failed: {}",
+                devs[d].error.clone().unwrap_or_default()
+            );
+        }
+        for c in children.iter_mut().skip(1) {
+            if let Some(status) = c.exited() {
+                bail!(
+                    "{} exited ({status}) before the run started; see {}",
+                    c.name(),
+                    dir.join("logs").display()
+                );
+            }
+        }
+        if Instant::now() > join_deadline {
+            let missing: Vec<usize> = (0..n).filter(|&d| !devs[d].registered).collect();
+            bail!("devices {missing:?} never registered with the relay");
+        }
+        if let Ok(ev) = server.events().recv_timeout(Duration::from_millis(100)) {
+            absorb(&mut devs, ev);
+        }
+    }
+
+    let t = &cfg.training;
+    let mut schedule = Schedule::new(
+        exp.train.len(),
+        exp.test.len(),
+        t.epochs,
+        t.eval_every,
+        exp.batch_size(),
+        t.seed,
+    );
+    let rounds = schedule.rounds();
+    let items = schedule.items();
+    let slot_us = net.model.params().slot_length.0;
+    let flood_us = net.model.params().slots as f64 * slot_us as f64;
+    let period_us = flood_us + netc.compute_window_ms * 1_000.0;
+    let quiet = Duration::from_millis(netc.round_timeout_ms.saturating_mul(3) + 5_000);
+    let mut host_right: Vec<u64> = vec![0; t.epochs + 1];
+    let mut predictions = vec![0u16; exp.test.len()];
+    let mut last_acc: Option<f64> = None;
+    let mut acc_by_epoch: Vec<Option<f64>> = vec![None; t.epochs + 1];
+    let t0 = Instant::now();
+    let mut completed_rounds = 0u64;
+    let mut prev = None;
+    for r in 0..rounds {
+        if setup.interrupted.load(Ordering::SeqCst) {
+            break;
+        }
+        let round = u32::try_from(r).context("more than 2^32 rounds")?;
+        let this = schedule.item(r);
+        let hr = host.round(round, this.as_ref(), prev.as_ref(), quiet)?;
+        if let Some(p) = &prev
+            && p.phase == Phase::Eval
+        {
+            let label = exp.test.labels[p.sample];
+            let pred = hr.prediction.map_or(u16::MAX, |(c, _)| c as u16);
+            predictions[p.sample] = pred;
+            host_right[p.epoch] += u64::from(pred == label);
+            if p.ends_pass {
+                let acc = host_right[p.epoch] as f64 / exp.test.len() as f64;
+                acc_by_epoch[p.epoch] = Some(acc);
+                last_acc = Some(acc);
+            }
+        }
+        while let Ok(ev) = server.events().try_recv() {
+            absorb(&mut devs, ev);
+        }
+        completed_rounds = r + 1;
+        let elapsed = t0.elapsed().as_secs_f64().max(1e-9);
+        on_progress(&Progress {
+            round: r + 1,
+            rounds,
+            epoch: this.as_ref().or(prev.as_ref()).map_or(t.epochs, |i| i.epoch),
+            accuracy: last_acc,
+            emulated_s: (r + 1) as f64 * period_us / 1e6,
+            rounds_per_s: (r + 1) as f64 / elapsed,
+        });
+        prev = this;
+    }
+    let wall_seconds = t0.elapsed().as_secs_f64();
+    let all_rounds = completed_rounds == rounds;
+
+    // Final weights from every device still running.
+    let final_deadline = Instant::now() + Duration::from_secs(60);
+    while all_rounds
+        && devs.iter().any(|d| d.connected && d.params.is_none() && d.error.is_none())
+        && Instant::now() < final_deadline
+    {
+        if let Ok(ev) = server.events().recv_timeout(Duration::from_millis(100)) {
+            absorb(&mut devs, ev);
+        }
+    }
+    server.stop_all();
+    // Devices first, then the relay (SIGTERM: it flushes the trace).
+    for c in children.iter_mut().skip(1) {
+        c.terminate(Duration::from_secs(5));
+    }
+    if let Some(relay) = children.first_mut() {
+        relay.terminate(Duration::from_secs(10));
+    }
+    while let Ok(ev) = server.events().try_recv() {
+        absorb(&mut devs, ev);
+    }
+
+    let trace = match &trace_file {
+        Some(p) if p.is_file() => Some(trace_summary::summarize(p, n, items)?),
+        _ => None,
+    };
+    let report = assemble(
+        exp,
+        &devs,
+        trace.as_ref(),
+        Assembly {
+            rounds: completed_rounds,
+            items,
+            all_rounds,
+            slot_us,
+            period_us,
+            wall_seconds,
+            acc_by_epoch: &acc_by_epoch,
+            predictions,
+            config_hash,
+        },
+    );
+    std::fs::write(
+        dir.join("report.json"),
+        serde_json::to_vec_pretty(&report).context("report as JSON")?,
+    )
+    .with_context(|| format!("writing {}", dir.join("report.json").display()))?;
+    Ok((report, dir))
+}
+
+/// Takes one telemetry event into the device table.
+fn absorb(devs: &mut [DeviceState], ev: Event) {
+    match ev {
+        Event::Joined { device, .. } => {
+            let d = &mut devs[device];
+            d.joins += 1;
+            d.connected = true;
+        }
+        Event::Disconnected { device } => devs[device].connected = false,
+        Event::Refused { peer, reason } => {
+            tracing::warn!("telemetry connection from {peer} refused: {reason}");
+        }
+        Event::Message(m) => match m {
+            ToCoordinator::Registered { device, memory, .. } if device < devs.len() => {
+                devs[device].registered = true;
+                devs[device].memory = Some(memory);
+            }
+            ToCoordinator::Pass { device, stats } if device < devs.len() => {
+                devs[device].passes.push(stats);
+            }
+            ToCoordinator::Final { device, params, .. } if device < devs.len() => {
+                devs[device].params = Some(params.into_iter().map(f32::from_bits).collect());
+            }
+            ToCoordinator::Error { device, message } if device < devs.len() => {
+                tracing::warn!("device {device}: {message}");
+                devs[device].error = Some(message);
+            }
+            _ => {}
+        },
+    }
+}
+
+struct Assembly<'a> {
+    rounds: u64,
+    items: u64,
+    all_rounds: bool,
+    slot_us: u64,
+    period_us: f64,
+    wall_seconds: f64,
+    acc_by_epoch: &'a [Option<f64>],
+    predictions: Vec<u16>,
+    config_hash: u64,
+}
+
+fn assemble(
+    exp: &Experiment,
+    devs: &[DeviceState],
+    trace: Option<&trace_summary::TraceSummary>,
+    a: Assembly<'_>,
+) -> RunReport {
+    let cfg = &exp.config;
+    let n = devs.len();
+    let epochs: Vec<RunEpoch> = (1..=cfg.training.epochs)
+        .map(|e| {
+            let pass = |d: usize, phase: &str| {
+                devs[d]
+                    .passes
+                    .iter()
+                    .filter(|p| p.epoch == e && p.phase == phase)
+                    .fold(None::<PassStats>, |acc, p| {
+                        let mut s = acc.unwrap_or_default();
+                        s.samples += p.samples;
+                        s.scored += p.scored;
+                        s.correct += p.correct;
+                        s.loss_sum += p.loss_sum;
+                        Some(s)
+                    })
+            };
+            let train0 = pass(0, "train");
+            RunEpoch {
+                epoch: e,
+                train_loss: train0
+                    .as_ref()
+                    .filter(|p| p.samples > 0)
+                    .map(|p| p.loss_sum / p.samples as f64),
+                train_accuracy: train0
+                    .as_ref()
+                    .filter(|p| p.samples > 0)
+                    .map(|p| p.correct as f64 / p.samples as f64),
+                test_accuracy: a.acc_by_epoch.get(e).copied().flatten(),
+                device_test_accuracy: (0..n)
+                    .map(|d| {
+                        pass(d, "eval")
+                            .filter(|p| p.samples > 0)
+                            .map(|p| p.correct as f64 / p.samples as f64)
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    let last = epochs.last();
+    let final_accuracy = last.and_then(|e| e.test_accuracy).unwrap_or(0.0);
+    let dev_acc: Vec<f64> = last
+        .map(|e| e.device_test_accuracy.iter().flatten().copied().collect())
+        .unwrap_or_default();
+    let final_device_accuracy = if dev_acc.is_empty() {
+        0.0
+    } else {
+        dev_acc.iter().sum::<f64>() / dev_acc.len() as f64
+    };
+    let weights_hash = if devs.iter().all(|d| d.params.is_some()) {
+        let specs: Vec<_> = (0..n).filter_map(|d| exp.device_spec(d).ok()).collect();
+        let views: Vec<_> = specs
+            .iter()
+            .zip(devs)
+            .map(|(s, d)| (*s, d.params.as_deref().unwrap_or(&[])))
+            .collect();
+        Some(format!("{:016x}", canonical_weights_hash(&views, exp.n_classes())))
+    } else {
+        None
+    };
+    let per_device = (0..n)
+        .map(|d| {
+            let st = &devs[d];
+            let sum = |f: fn(&PassStats) -> u64| st.passes.iter().map(f).sum::<u64>();
+            DeviceReport {
+                device: d,
+                features: exp.partition.selection(d).map_or(0, |s| s.num_features(&exp.partition.model())),
+                memory: st.memory.clone().unwrap_or_default(),
+                compute_wall_us: sum(|p| p.compute_us),
+                radio: trace.map(|t| t.radio(d + 1, a.slot_us)).unwrap_or_default(),
+                bytes_sent: sum(|p| p.bytes_sent),
+                bytes_received: sum(|p| p.bytes_received),
+                missing_contributions: sum(|p| p.missing_contributions),
+                samples_missed: sum(|p| p.samples_missed),
+                skipped: sum(|p| p.skipped),
+                zero_filled: sum(|p| p.zero_filled),
+                missed_rounds: trace.map(|t| t.missed[d].clone()).unwrap_or_default(),
+                joins: st.joins,
+                finished: st.params.is_some(),
+                ..DeviceReport::default()
+            }
+        })
+        .collect();
+    let network = match trace {
+        Some(t) => NetworkReport {
+            messages: t.messages,
+            deliveries_expected: t.deliveries_expected,
+            deliveries_made: t.deliveries_made,
+            messages_lost: t.deliveries_expected - t.deliveries_made.min(t.deliveries_expected),
+            delivery_ratio: if t.deliveries_expected == 0 {
+                1.0
+            } else {
+                t.deliveries_made as f64 / t.deliveries_expected as f64
+            },
+            flood_us_mean: if t.rounds == 0 {
+                0.0
+            } else {
+                t.flood_us as f64 / t.rounds as f64
+            },
+            round_period_us: a.period_us,
+            emulated_seconds: a.rounds as f64 * a.period_us / 1e6,
+            timed_out_rounds: t.timed_out,
+            faults: t.faults.clone(),
+        },
+        None => NetworkReport {
+            round_period_us: a.period_us,
+            emulated_seconds: a.rounds as f64 * a.period_us / 1e6,
+            ..NetworkReport::default()
+        },
+    };
+    let _ = a.items;
+    RunReport {
+        name: cfg.name.clone(),
+        config: cfg.clone(),
+        config_hash: a.config_hash,
+        seed: cfg.training.seed,
+        devices: n,
+        rounds: a.rounds,
+        completed: a.all_rounds && devs.iter().all(|d| d.params.is_some()),
+        epochs,
+        final_accuracy,
+        final_device_accuracy,
+        predictions: a.predictions,
+        weights_hash,
+        per_device,
+        emulated_over_wall: if a.wall_seconds > 0.0 {
+            network.emulated_seconds / a.wall_seconds
+        } else {
+            0.0
+        },
+        network,
+        wall_seconds: a.wall_seconds,
+        rounds_per_second: if a.wall_seconds > 0.0 {
+            a.rounds as f64 / a.wall_seconds
+        } else {
+            0.0
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_stamps_match_known_dates() {
+        assert_eq!(super::utc_stamp(0), "19700101-000000");
+        // 2026-11-27 20:39:54 UTC.
+        assert_eq!(super::utc_stamp(1_795_811_994), "20261127-203954");
+        // A leap day: 2024-02-29 12:00:00 UTC.
+        assert_eq!(super::utc_stamp(1_709_208_000), "20240229-120000");
+    }
+}
