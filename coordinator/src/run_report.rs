@@ -103,6 +103,12 @@ pub struct DeviceReport {
     pub joins: u64,
     /// Its final classifier parameters arrived.
     pub finished: bool,
+    /// Peak resident set size of its (last) process on this machine.
+    pub peak_rss_bytes: Option<u64>,
+    /// Wire packets it dropped, by reason.
+    pub drops: Vec<(String, u64)>,
+    /// Packets that decoded but did not fit the protocol.
+    pub rejected: u64,
 }
 
 /// A fault the link model applied.

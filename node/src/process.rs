@@ -384,6 +384,7 @@ fn run_device<T: WireInput>(
             rejected: node.rejected,
             beacon_mismatch: node.beacon_mismatch,
             reregistrations,
+            peak_rss_bytes: telemetry::peak_rss_bytes(),
         },
     )?;
     Ok(())

@@ -100,6 +100,8 @@ pub enum ToCoordinator {
         beacon_mismatch: u64,
         /// Times it lost the relay and registered again.
         reregistrations: u64,
+        /// Its process's peak resident set size (Linux `VmHWM`), if known.
+        peak_rss_bytes: Option<u64>,
     },
     /// The device failed.
     Error {
@@ -127,4 +129,40 @@ pub fn recv<R: BufRead, M: for<'de> Deserialize<'de>>(r: &mut R) -> std::io::Res
     serde_json::from_str(&line)
         .map(Some)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
+/// This process's peak resident set size from `/proc/self/status` (`VmHWM`,
+/// Linux); `None` elsewhere.
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peak_rss_is_read_on_linux() {
+        if cfg!(target_os = "linux") {
+            let v = vec![1u8; 8 << 20];
+            std::hint::black_box(&v);
+            let rss = peak_rss_bytes().expect("VmHWM on Linux");
+            assert!(rss >= 8 << 20, "{rss}");
+        }
+    }
+
+    #[test]
+    fn messages_round_trip_as_json_lines() {
+        let msg = ToCoordinator::Join { device: 3, pid: 42 };
+        let mut buf = Vec::new();
+        send(&mut buf, &msg).unwrap();
+        assert_eq!(buf.last(), Some(&b'\n'));
+        let back: ToCoordinator = recv(&mut &buf[..]).unwrap().unwrap();
+        assert!(matches!(back, ToCoordinator::Join { device: 3, pid: 42 }));
+        assert!(recv::<_, ToCoordinator>(&mut &b""[..]).unwrap().is_none());
+        assert!(recv::<_, ToCoordinator>(&mut &b"{not json}\n"[..]).is_err());
+    }
 }

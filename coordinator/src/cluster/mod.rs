@@ -160,6 +160,9 @@ struct DeviceState {
     memory: Option<MemoryReport>,
     passes: Vec<PassStats>,
     params: Option<Vec<f32>>,
+    peak_rss_bytes: Option<u64>,
+    drops: Vec<(String, u64)>,
+    rejected: u64,
     error: Option<String>,
     connected: bool,
 }
@@ -404,8 +407,19 @@ fn absorb(devs: &mut [DeviceState], ev: Event) {
             ToCoordinator::Pass { device, stats } if device < devs.len() => {
                 devs[device].passes.push(stats);
             }
-            ToCoordinator::Final { device, params, .. } if device < devs.len() => {
-                devs[device].params = Some(params.into_iter().map(f32::from_bits).collect());
+            ToCoordinator::Final {
+                device,
+                params,
+                peak_rss_bytes,
+                drops,
+                rejected,
+                ..
+            } if device < devs.len() => {
+                let d = &mut devs[device];
+                d.params = Some(params.into_iter().map(f32::from_bits).collect());
+                d.peak_rss_bytes = peak_rss_bytes;
+                d.drops = drops;
+                d.rejected = rejected;
             }
             ToCoordinator::Error { device, message } if device < devs.len() => {
                 tracing::warn!("device {device}: {message}");
@@ -514,6 +528,9 @@ fn assemble(
                 missed_rounds: trace.map(|t| t.missed[d].clone()).unwrap_or_default(),
                 joins: st.joins,
                 finished: st.params.is_some(),
+                peak_rss_bytes: st.peak_rss_bytes,
+                drops: st.drops.clone(),
+                rejected: st.rejected,
                 ..DeviceReport::default()
             }
         })
