@@ -6,6 +6,7 @@
 
 pub mod host;
 pub mod launch;
+pub mod sweep;
 pub mod telemetry_server;
 pub mod trace_summary;
 
