@@ -3,6 +3,7 @@
 //! node, and scores evaluation samples from the partial logits it received.
 
 use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -102,6 +103,7 @@ impl Host {
         this: Option<&Item>,
         prev: Option<&Item>,
         quiet: Duration,
+        interrupted: &AtomicBool,
     ) -> Result<HostRound> {
         let beacon = Beacon {
             phase: this.map_or(Phase::Idle, |i| i.phase),
@@ -119,6 +121,9 @@ impl Host {
         let (mut contributions, mut heard) = (0usize, 0usize);
         let mut last = Instant::now();
         loop {
+            if interrupted.load(Ordering::SeqCst) {
+                bail!("interrupted in round {round}");
+            }
             let n = match self.sock.recv_from(&mut self.buf) {
                 Ok((n, from)) if from == self.relay => n,
                 Ok(_) => continue,

@@ -73,6 +73,25 @@ impl Drop for Child {
     }
 }
 
+/// Makes the child die with the coordinator even if the coordinator is
+/// killed outright (no destructor runs then): Linux's parent-death signal.
+fn die_with_parent(cmd: &mut Command) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: the closure runs between fork and exec and only makes one
+        // async-signal-safe system call (prctl).
+        unsafe {
+            cmd.pre_exec(|| {
+                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)
+                    .map_err(std::io::Error::from)
+            });
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = cmd;
+}
+
 /// The `rocknet` executable to spawn children from.
 fn self_exe() -> Result<PathBuf> {
     std::env::current_exe().context("locating the rocknet executable")
@@ -126,6 +145,7 @@ pub fn spawn_relay(s: &RelaySpawn<'_>) -> Result<RelayProcess> {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
+    die_with_parent(&mut cmd);
     let mut child = cmd.spawn().context("starting the relay")?;
     let stderr = child.stderr.take().context("relay stderr")?;
     let mut child = Child {
@@ -172,14 +192,16 @@ pub fn spawn_node(
     log: &Path,
 ) -> Result<Child> {
     let log_file = File::create(log).with_context(|| format!("creating {}", log.display()))?;
-    let child = Command::new(self_exe()?)
-        .arg("node")
+    let mut cmd = Command::new(self_exe()?);
+    cmd.arg("node")
         .args(["--device", &device.to_string()])
         .args(["--relay", &relay.to_string()])
         .args(["--coordinator", &coordinator.to_string()])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(log_file)
+        .stderr(log_file);
+    die_with_parent(&mut cmd);
+    let child = cmd
         .spawn()
         .with_context(|| format!("starting device {device}'s process"))?;
     Ok(Child {

@@ -306,7 +306,7 @@ pub fn run_cluster(
         }
         let round = u32::try_from(r).context("more than 2^32 rounds")?;
         let this = schedule.item(r);
-        let hr = host.round(round, this.as_ref(), prev.as_ref(), quiet)?;
+        let hr = host.round(round, this.as_ref(), prev.as_ref(), quiet, &setup.interrupted)?;
         if let Some(p) = &prev
             && p.phase == Phase::Eval
         {
