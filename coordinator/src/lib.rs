@@ -3,8 +3,14 @@
 //! Data flow: [`config::ExperimentConfig`] (TOML, validated) →
 //! [`experiment::Experiment`] (datasets + partition plan) → [`train`] (every
 //! device's model, in process) → [`report::TrainReport`] (JSON).
+//!
+//! Costs of cluster runs: [`cost`] (Cortex-M4F cycles from the core's op
+//! counts) and [`energy`] (µJ per power state) fill a
+//! [`run_report::RunReport`].
 
 pub use rocknet_node::{config, experiment};
+pub mod cost;
+pub mod energy;
 pub mod report;
-pub mod train;
 pub mod run_report;
+pub mod train;
