@@ -28,6 +28,11 @@ enum Command {
     /// `link-down A B`, `link-up A B`, `node-down N`, `node-up N`,
     /// `partition 1-10 11-20`, `heal`, `prr A B P`, `status`.
     Ctl(CtlArgs),
+    /// Re-render a run's plots and summary.md from its report.json.
+    Report {
+        /// The run directory, e.g. runs/gunpoint.
+        dir: PathBuf,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -81,6 +86,8 @@ fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Train(args) => train_cmd(args),
         Command::Ctl(args) => ctl_cmd(&args),
+        Command::Report { dir } => rocknet_coordinator::render::report_cmd(&dir)
+            .map(|files| files.iter().for_each(|f| println!("{}", f.display()))),
     }
 }
 
