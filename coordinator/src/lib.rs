@@ -6,7 +6,8 @@
 //!
 //! Costs and reports of cluster runs: [`cost`] (Cortex-M4F cycles from the
 //! core's op counts) and [`energy`] (µJ per power state) fill a
-//! [`run_report::RunReport`]; [`render`] draws it ([`plots`], [`summary`]).
+//! [`run_report::RunReport`]; [`render`] draws it ([`plots`], [`summary`]);
+//! [`scale`] renders a sweep over cluster sizes.
 
 pub use rocknet_node::{config, experiment};
 pub mod cost;
@@ -15,6 +16,7 @@ pub mod plots;
 pub mod render;
 pub mod report;
 pub mod run_report;
+pub mod scale;
 pub mod summary;
 #[cfg(test)]
 mod testing;
