@@ -41,6 +41,11 @@ enum Command {
     /// `link-down A B`, `link-up A B`, `node-down N`, `node-up N`,
     /// `partition 1-10 11-20`, `heal`, `prr A B P`, `status`.
     Ctl(CtlArgs),
+    /// Re-render a run's plots and summary.md from its report.json.
+    Report {
+        /// The run directory, e.g. runs/gunpoint.
+        dir: PathBuf,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -162,6 +167,8 @@ fn main() -> Result<()> {
             init_tracing();
             rocknet_linkmodel::cli::run(&a)
         }
+        Command::Report { dir } => rocknet_coordinator::render::report_cmd(&dir)
+            .map(|files| files.iter().for_each(|f| println!("{}", f.display()))),
     }
 }
 

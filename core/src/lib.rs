@@ -6,7 +6,8 @@
 //! [`classifier::PartialLogits`], the partial logits of all devices are summed
 //! (exactly, in integers), and each device updates its own slice with an
 //! optimizer from [`optim`]. [`partition`] decides which kernels each device
-//! owns; [`memory`] accounts for every buffer a device holds.
+//! owns; [`memory`] accounts for every buffer a device holds and [`cost`]
+//! for every operation it performs.
 #![no_std]
 #![deny(missing_docs)]
 
@@ -16,6 +17,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod classifier;
+pub mod cost;
 #[cfg(feature = "std")]
 pub mod dataset;
 pub mod memory;

@@ -84,7 +84,9 @@ impl NetworkSection {
                 ),
             ));
         }
-        if !(self.compute_window_ms.is_finite() && (0.0..=60_000.0).contains(&self.compute_window_ms)) {
+        if !(self.compute_window_ms.is_finite()
+            && (0.0..=60_000.0).contains(&self.compute_window_ms))
+        {
             return Err((
                 "network.compute_window_ms",
                 format!("must be in 0..=60000, got {}", self.compute_window_ms),

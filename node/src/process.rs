@@ -47,7 +47,9 @@ pub fn run(args: &NodeArgs) -> Result<()> {
             config,
             config_hash,
         } => (config, config_hash),
-        ToNode::Refused { reason } => bail!("the coordinator refused device {}: {reason}", args.device),
+        ToNode::Refused { reason } => {
+            bail!("the coordinator refused device {}: {reason}", args.device)
+        }
         ToNode::Stop => return Ok(()),
     };
     if config.hash() != config_hash {
@@ -125,7 +127,10 @@ fn join(args: &NodeArgs) -> Result<(TcpStream, ToNode)> {
             }
             Err(e) => {
                 return Err(e).with_context(|| {
-                    format!("no coordinator at {} after {:?}", args.coordinator, args.join_timeout)
+                    format!(
+                        "no coordinator at {} after {:?}",
+                        args.coordinator, args.join_timeout
+                    )
                 });
             }
         }
@@ -153,7 +158,11 @@ enum RoundEnd {
 
 impl RelayLink {
     fn bind(relay: SocketAddr, cluster: u16, node: u16, config_hash: u64) -> Result<Self> {
-        let bind = if relay.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
+        let bind = if relay.is_ipv4() {
+            "0.0.0.0:0"
+        } else {
+            "[::]:0"
+        };
         let sock = UdpSocket::bind(bind).context("binding the node's UDP socket")?;
         Ok(Self {
             sock,
@@ -214,10 +223,14 @@ impl RelayLink {
 
     fn submit(&mut self, round: u32, packets: &[Vec<u8>]) -> Result<()> {
         for p in packets {
-            self.sock.send_to(p, self.relay).context("sending to the relay")?;
+            self.sock
+                .send_to(p, self.relay)
+                .context("sending to the relay")?;
         }
         let marker = self.hello(round)?;
-        self.sock.send_to(&marker, self.relay).context("sending to the relay")?;
+        self.sock
+            .send_to(&marker, self.relay)
+            .context("sending to the relay")?;
         Ok(())
     }
 
@@ -236,7 +249,12 @@ impl RelayLink {
             let n = match self.sock.recv_from(&mut self.buf) {
                 Ok((n, from)) if from == self.relay => n,
                 Ok(_) => continue, // not the relay: dropped
-                Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
                     if last.elapsed() > quiet {
                         return Ok(RoundEnd::Lost);
                     }
@@ -333,7 +351,14 @@ fn run_device<T: WireInput>(
         n_train: exp.train.len(),
         n_test: exp.test.len(),
     };
-    let mut node = DeviceNode::new(setup, exp.partition, model, schedule, train_shard, test_shard);
+    let mut node = DeviceNode::new(
+        setup,
+        exp.partition,
+        model,
+        schedule,
+        train_shard,
+        test_shard,
+    );
     let rounds = node.rounds();
 
     let mut link = RelayLink::bind(args.relay, net.cluster, node_of(d), config_hash)?;

@@ -67,7 +67,7 @@ impl Schedule {
 
     /// Whether epoch `e` ends with an evaluation pass.
     pub fn evaluates(&self, epoch: usize) -> bool {
-        epoch == self.epochs || epoch % self.eval_every == 0
+        epoch == self.epochs || epoch.is_multiple_of(self.eval_every)
     }
 
     /// Evaluated epochs among `1..=e`.
@@ -75,7 +75,8 @@ impl Schedule {
         if e == 0 {
             0
         } else if e >= self.epochs {
-            self.epochs / self.eval_every + usize::from(self.epochs % self.eval_every != 0)
+            self.epochs / self.eval_every
+                + usize::from(!self.epochs.is_multiple_of(self.eval_every))
         } else {
             e / self.eval_every
         }
@@ -116,7 +117,7 @@ impl Schedule {
 
     /// Whether an optimizer step follows position `pos` of a training pass.
     pub fn steps_after(&self, pos: usize) -> bool {
-        (pos + 1) % self.batch == 0 || pos + 1 == self.n_train
+        (pos + 1).is_multiple_of(self.batch) || pos + 1 == self.n_train
     }
 
     /// Item `k`, or `None` past the end.

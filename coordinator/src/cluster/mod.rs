@@ -24,6 +24,8 @@ use rocknet_node::schedule::Schedule;
 use rocknet_node::telemetry::{MemoryReport, ToCoordinator};
 use rocknet_node::weights::canonical_weights_hash;
 
+use crate::cost::{CycleModel, cpu_time_us};
+use crate::energy::{DeviceActivity, device_energy, energy_per_sample_uj};
 use crate::experiment::Experiment;
 use crate::run_report::{DeviceReport, NetworkReport, RunEpoch, RunReport};
 use host::Host;
@@ -510,16 +512,55 @@ fn assemble(
     } else {
         None
     };
+    let flood_us_mean = match trace {
+        Some(t) if t.rounds > 0 => t.flood_us as f64 / t.rounds as f64,
+        _ => 0.0,
+    };
+    let cycle_model = CycleModel::default();
     let per_device = (0..n)
         .map(|d| {
             let st = &devs[d];
             let sum = |f: fn(&PassStats) -> u64| st.passes.iter().map(f).sum::<u64>();
+            let sum_phase = |phase: &str, f: fn(&PassStats) -> u64| {
+                st.passes
+                    .iter()
+                    .filter(|p| p.phase == phase)
+                    .map(f)
+                    .sum::<u64>()
+            };
+            let spec = exp.device_spec(d).ok();
+            let cycles = spec.map(|s| cycle_model.device_cycles(&s, exp.batch_size()));
+            // What this device actually computed: the samples it held, its
+            // optimizer steps.
+            let cpu_cycles = cycles.map_or(0.0, |c| {
+                c.run_cycles(
+                    sum_phase("train", |p| p.scored),
+                    sum(|p| p.steps),
+                    sum_phase("eval", |p| p.scored),
+                )
+            });
+            let radio = trace.map(|t| t.radio(d + 1, a.slot_us)).unwrap_or_default();
+            let energy = device_energy(
+                &cfg.energy,
+                &DeviceActivity {
+                    radio: radio.clone(),
+                    cpu_cycles,
+                    rounds: a.rounds,
+                    round_period_us: a.period_us,
+                },
+            );
+            let per_train = cycles.map_or(0.0, |c| c.per_train_sample());
             DeviceReport {
                 device: d,
-                features: exp.partition.selection(d).map_or(0, |s| s.num_features(&exp.partition.model())),
+                features: spec.map_or(0, |s| s.num_features()),
                 memory: st.memory.clone().unwrap_or_default(),
                 compute_wall_us: sum(|p| p.compute_us),
-                radio: trace.map(|t| t.radio(d + 1, a.slot_us)).unwrap_or_default(),
+                cycles_per_train_sample: per_train.round() as u64,
+                cycles_per_eval_sample: cycles.map_or(0, |c| c.per_eval_sample().round() as u64),
+                energy_per_sample_uj: energy_per_sample_uj(&energy, a.items),
+                latency_per_sample_us: flood_us_mean + cpu_time_us(per_train, cfg.energy.cpu_mhz),
+                energy,
+                radio,
                 bytes_sent: sum(|p| p.bytes_sent),
                 bytes_received: sum(|p| p.bytes_received),
                 missing_contributions: sum(|p| p.missing_contributions),
@@ -532,7 +573,6 @@ fn assemble(
                 peak_rss_bytes: st.peak_rss_bytes,
                 drops: st.drops.clone(),
                 rejected: st.rejected,
-                ..DeviceReport::default()
             }
         })
         .collect();
@@ -547,11 +587,7 @@ fn assemble(
             } else {
                 t.deliveries_made as f64 / t.deliveries_expected as f64
             },
-            flood_us_mean: if t.rounds == 0 {
-                0.0
-            } else {
-                t.flood_us as f64 / t.rounds as f64
-            },
+            flood_us_mean,
             round_period_us: a.period_us,
             emulated_seconds: a.rounds as f64 * a.period_us / 1e6,
             timed_out_rounds: t.timed_out,
@@ -563,7 +599,6 @@ fn assemble(
             ..NetworkReport::default()
         },
     };
-    let _ = a.items;
     RunReport {
         name: cfg.name.clone(),
         config: cfg.clone(),

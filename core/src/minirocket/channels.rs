@@ -82,6 +82,33 @@ pub(crate) fn validate(
     Ok(())
 }
 
+/// Pass 1 of [`draw`]: one `random_sample()` per block of the plan, in
+/// reference order, calling `f(j, k, local block, subset size)` for the
+/// blocks
+/// `sel` owns. Multivariate plans only (a univariate plan draws nothing).
+///
+/// Shared with the cost model, which needs the subset sizes (they set how
+/// many channels each kernel convolves) without the subsets themselves.
+pub(crate) fn draw_sizes(
+    plan: &MiniRocketPlan,
+    sel: &BlockSelection,
+    rng: &mut LegacyRandomState,
+    mut f: impl FnMut(usize, usize, usize, usize),
+) {
+    let stride = channel_stride(plan);
+    let max_exponent = libm::log2((stride + 1) as f64);
+    for j in 0..plan.n_dilations() {
+        for k in 0..NUM_KERNELS {
+            let u = max_exponent * rng.random_sample();
+            if let Some(lb) = sel.local_block(plan, j, k) {
+                let size = libm::floor(libm::pow(2.0, u)) as usize;
+                // 2^U < min(C,9)+1 mathematically; clamp guards pow rounding.
+                f(j, k, lb, size.clamp(1, stride));
+            }
+        }
+    }
+}
+
 /// Draws the channel subsets of the blocks `sel` owns into `counts` and
 /// `indices` (lengths from [`channel_buffer_lens`], checked by the caller;
 /// empty and untouched when univariate). `perm` is scratch of at least
@@ -100,20 +127,12 @@ pub(crate) fn draw(
     }
     let n_ch = plan.n_channels();
     let stride = channel_stride(plan);
-    let max_exponent = libm::log2((stride + 1) as f64);
     let mut rng = LegacyRandomState::new(seed);
 
     // Pass 1: sizes for all blocks (the reference draws them as one array).
-    for j in 0..plan.n_dilations() {
-        for k in 0..NUM_KERNELS {
-            let u = max_exponent * rng.random_sample();
-            if let Some(lb) = sel.local_block(plan, j, k) {
-                let size = libm::floor(libm::pow(2.0, u)) as usize;
-                // 2^U < min(C,9)+1 mathematically; clamp guards pow rounding.
-                counts[lb] = size.clamp(1, stride) as u8;
-            }
-        }
-    }
+    draw_sizes(plan, sel, &mut rng, |_, _, lb, size| {
+        counts[lb] = size as u8
+    });
     // Pass 2: one full legacy shuffle of 0..C per block.
     let perm = &mut perm[..n_ch];
     for j in 0..plan.n_dilations() {

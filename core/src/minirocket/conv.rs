@@ -90,7 +90,8 @@ pub(crate) fn kernel_conv<A: Copy + Add<Output = A> + Sub<Output = A>>(
 
 /// `p[t − lo] = (g[t+i0·d] − s[t]) + g[t+i1·d]`: the first two steps of
 /// [`kernel_conv`], shared by every kernel with the same first two indices
-/// (84 kernels, 36 pairs), so each kernel then costs one addition per output.
+/// (84 kernels, 28 pairs: a pair needs some i2 > i1, so i1 ≤ 7), so each
+/// kernel then costs one addition per output.
 #[inline]
 pub(crate) fn pair_partial<A: Copy + Add<Output = A> + Sub<Output = A>>(
     g: &[A],

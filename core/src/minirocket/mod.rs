@@ -34,6 +34,8 @@ mod quantiles;
 mod selection;
 mod transform;
 
+// The cost model counts the convolutions of each block's channel subset.
+pub(crate) use channels::draw_sizes;
 pub use channels::{
     ChannelSubsetError, MAX_CHANNELS_PER_BLOCK, channel_buffer_lens, channel_stride,
 };
