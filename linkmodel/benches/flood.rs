@@ -1,15 +1,16 @@
 //! Rounds per second of a Mixer round (RockNet's 150 slots, N_tx 3, one
-//! message per node) on testbed20 (21 nodes) and a 100-device random
-//! geometric layout. Target: a 20-device round < 200 µs.
+//! 100-byte message — one frame — per node) on testbed20 (21 nodes) and a
+//! 100-device random geometric layout. Target: a 20-device round < 200 µs.
 
 use std::hint::black_box;
 use std::time::Instant;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use rocknet_linkmodel::flood::{FloodMode, FloodParams, FloodRound};
+use rocknet_linkmodel::flood::{FloodMode, FloodParams, FloodRound, Message};
 use rocknet_linkmodel::loss::{LinkLoss, LossProcess};
 use rocknet_linkmodel::phy::Phy;
-use rocknet_linkmodel::topology::{NodeId, Topology};
+use rocknet_linkmodel::topology::Topology;
+use rocknet_linkmodel::units::Bytes;
 
 fn topologies() -> Vec<(&'static str, Topology)> {
     // The first connected 100-device layout in a 400 m square.
@@ -26,12 +27,13 @@ fn bench(c: &mut Criterion) {
         slots: 150,
         n_tx: 3,
         slot_length: Phy::BLE_2M.slot_length(100),
+        payload: Bytes(100),
         seed: 1,
     };
     for (name, topo) in topologies() {
         let n = topo.nodes();
         let down = vec![false; n];
-        let origins: Vec<NodeId> = (0..n).collect();
+        let origins: Vec<Message> = (0..n).map(|o| Message::new(o, 100)).collect();
         let mut loss = LinkLoss::new(LossProcess::Bernoulli, vec![], n);
         let mut round = 0u64;
         c.bench_function(&format!("mixer_round_{name}"), |b| {

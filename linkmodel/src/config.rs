@@ -30,11 +30,11 @@
 use serde::Deserialize;
 
 use crate::fault::{Fault, FaultError, FaultSet, ScheduledFault};
-use crate::flood::{FloodError, FloodMode, FloodParams, FloodRound, RoundResult};
+use crate::flood::{FloodError, FloodMode, FloodParams, FloodRound, Message, RoundResult};
 use crate::loss::{InterferenceWindow, LinkLoss, LossProcess};
 use crate::phy::{Phy, PhyKind};
-use crate::topology::{LinkTable, NodeId, Topology, TopologyConfig};
-use crate::units::Micros;
+use crate::topology::{LinkTable, Topology, TopologyConfig};
+use crate::units::{Bytes, Micros};
 
 /// A config value is out of range; `field` is its path in the TOML.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -124,7 +124,8 @@ pub struct LinkModelConfig {
     /// Transmission budget per node, N_tx (default 3).
     #[serde(default = "default_n_tx")]
     pub n_tx: u32,
-    /// Payload per frame, bytes (default 100, RockNet's); sets the slot length.
+    /// Payload per frame, bytes (default 100, RockNet's); sets the slot
+    /// length, and longer messages travel as ⌈len / payload⌉ fragments.
     #[serde(default = "default_payload")]
     pub payload_bytes: u32,
     /// `[loss]` (default Bernoulli).
@@ -206,6 +207,7 @@ impl LinkModelConfig {
             slots: self.slots_per_round,
             n_tx: self.n_tx,
             slot_length: phy.slot_length(self.payload_bytes),
+            payload: Bytes(self.payload_bytes as usize),
             seed: self.seed,
         };
         Ok(LinkModel::new(
@@ -294,12 +296,13 @@ impl LinkModel {
         Ok(())
     }
 
-    /// Applies the scheduled faults due at or before `round`, then runs it;
-    /// message `m` originates at `origins[m]`.
+    /// Applies the scheduled faults due at or before `round`, then runs it
+    /// over `messages` (message `m` is `messages[m]`; each travels as
+    /// [`FloodParams::fragments`] of its length).
     pub fn run_round(
         &mut self,
         round: u64,
-        origins: &[NodeId],
+        messages: &[Message],
     ) -> Result<RoundOutcome, FloodError> {
         let mut faults_applied = Vec::new();
         while let Some(f) = self.schedule.get(self.next_fault)
@@ -320,7 +323,7 @@ impl LinkModel {
             self.params,
             round,
         )
-        .run(origins)?;
+        .run(messages)?;
         Ok(RoundOutcome {
             result,
             faults_applied,
@@ -342,12 +345,15 @@ mod tests {
         let cfg: LinkModelConfig = toml::from_str(doc).unwrap();
         let mut m = cfg.build().unwrap();
         assert_eq!(m.params().slot_length, Micros(681));
-        let origins: Vec<NodeId> = (0..21).collect();
-        let r0 = m.run_round(0, &origins).unwrap();
+        let msgs: Vec<Message> = (0..21).map(|o| Message::new(o, 60)).collect();
+        let r0 = m.run_round(0, &msgs).unwrap();
         assert!(r0.faults_applied.is_empty());
-        let r2 = m.run_round(2, &origins).unwrap();
+        let r2 = m.run_round(2, &msgs).unwrap();
         assert_eq!(r2.faults_applied, vec![Fault::NodeDown { node: 5 }]);
         assert_eq!(r2.result.radio[5].on_slots(), 0);
+        // payload_bytes = 100 (the default): a 156-byte sample is 2 frames.
+        let r3 = m.run_round(3, &[Message::new(0, 156)]).unwrap();
+        assert_eq!(r3.result.fragments, vec![2]);
         assert_eq!(
             r2.result.duration(),
             Micros(150 * 681),

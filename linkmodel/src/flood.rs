@@ -8,31 +8,46 @@
 //! receiver captures one of them, uniformly at random. Transmitting nodes do
 //! not receive (half duplex); down nodes do nothing.
 //!
-//! # Mixer (many-to-all, all messages in one network-coded flood)
+//! # Message size and fragmentation
 //!
-//! * **What a reception carries:** one new message. A Mixer packet is a
+//! A slot carries one frame of [`FloodParams::payload`] bytes (the
+//! config's `payload_bytes`, which also sets the slot length). A message of
+//! `len` bytes travels as [`FloodParams::fragments`]`(len)` =
+//! ⌈len / payload⌉ fragments (at least one), each a packet of the flood in
+//! its own right: in Mixer every fragment of every message joins the one
+//! network-coded generation; in Glossy each fragment is a flood of its own,
+//! a message's fragments back to back. A node has a message only when it has
+//! every fragment of it (a lost fragment loses the message); its
+//! [`Delivery`] is then the slot of the fragment that arrived last and the
+//! largest hop count over the fragments. Results are per message; radio
+//! slots count every fragment's transmissions and receptions.
+//!
+//! # Mixer (many-to-all, all fragments in one network-coded flood)
+//!
+//! * **What a reception carries:** one new fragment. A Mixer packet is a
 //!   random linear combination of what its sender holds; it is innovative
 //!   for the receiver iff the sender holds something the receiver lacks, and
 //!   then raises the receiver's rank by exactly one. Modelling that as "one
-//!   message, chosen uniformly from sender ∖ receiver" keeps Mixer's
+//!   fragment, chosen uniformly from sender ∖ receiver" keeps Mixer's
 //!   throughput (one innovative packet per reception, not a whole set — the
 //!   latter would make the flood finish in about one diameter, far faster than
-//!   Mixer can) while still giving every message a delivery slot and hop.
+//!   Mixer can) while still giving every fragment a delivery slot and hop.
 //!   Non-innovative random combinations (probability ≈ 2^−(missing) over
 //!   GF(2)) are ignored.
 //! * **Who transmits (the N_tx budget rule):** (1) a node that gained a
-//!   message in slot s — or originates one, at slot 0 — transmits in slot
+//!   fragment in slot s — or originates one, at slot 0 — transmits in slot
 //!   s + 1 (Glossy-style immediate relay: the wave moves one hop per slot);
-//!   (2) otherwise a node holding ≥ 1 message with credit > 0 transmits with
+//!   (2) otherwise a node holding ≥ 1 fragment with credit > 0 transmits with
 //!   probability ½ (Mixer's randomised schedule; breaks lock-step between
-//!   neighbours). Every transmission uses one credit. Credit is set to N_tx
-//!   when a node gains a message, and re-armed to N_tx when it hears a
-//!   neighbour whose packet (Mixer's info vector) shows it lacks something
-//!   this node holds. (3) A node holding every message with no credit left is
-//!   done: radio off for the rest of the round. Others listen when not
+//!   neighbours). Every transmission uses one credit. A node starts with
+//!   N_tx credits per fragment it originates; credit is raised to at least
+//!   N_tx when a node gains a fragment, and re-armed to at least N_tx when
+//!   it hears a neighbour whose packet (Mixer's info vector) shows it lacks
+//!   something this node holds. (3) A node holding every fragment with no credit left
+//!   is done: radio off for the rest of the round. Others listen when not
 //!   transmitting, up to the end of the round.
 //!
-//! # Glossy (one flood per message, back to back)
+//! # Glossy (one flood per fragment, back to back)
 //!
 //! The originator transmits in the flood's first slot s₀ and then every
 //! other slot, N_tx times; a node first receiving in slot s transmits in
@@ -44,21 +59,29 @@
 //!
 //! # Randomness
 //!
-//! Slot `s` of round `r` draws from `keyed_rng(seed, LinkLoss, r, s)` in a
-//! fixed order (Mixer coin words for all nodes; then receivers ascending,
-//! their in-neighbours ascending; a capture choice only when several got
-//! through; a message choice only when several are innovative), so the same
-//! seed, topology, faults and inputs give identical results.
+//! Every draw is a pure function of its key ([`crate::draw`]): whether a
+//! frame on `t → r` gets through in slot `s` of round `k` of
+//! `(seed, k, s, t, r)`; a Gilbert–Elliott step likewise (see
+//! [`crate::loss`]); a Mixer node's coin, a receiver's capture and its
+//! fragment pick of `(seed, k, s, node)`, each with its own tag. No draw
+//! depends on how many others were made before it, so a fault on one link
+//! changes nothing that does not depend on that link, and the same seed,
+//! topology, faults and inputs give identical results.
 
 use std::hash::{Hash, Hasher};
 
-use rand_core::Rng;
-use rocknet_core::rng::{Purpose, keyed_rng, uniform_inclusive};
 use serde::Deserialize;
 
+use crate::draw::{RoundKey, SlotKey, Tag};
 use crate::loss::LinkLoss;
 use crate::topology::{LinkTable, NodeId};
-use crate::units::Micros;
+use crate::units::{Bytes, Micros};
+
+/// The most fragments one round may carry, over all its messages (16 Mi):
+/// the model's memory grows with fragments × nodes. The relay's defaults
+/// stay far below it (65,536 messages of ≤ 2,048 bytes: ≈ 1.4 million
+/// fragments of 100 bytes).
+pub const MAX_FRAGMENTS: usize = 1 << 24;
 
 /// How the messages of a round travel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Default)]
@@ -67,7 +90,7 @@ pub enum FloodMode {
     /// Many-to-all, all messages in one network-coded flood.
     #[default]
     Mixer,
-    /// One Glossy flood per message, back to back.
+    /// One Glossy flood per fragment, back to back.
     Glossy,
 }
 
@@ -82,8 +105,38 @@ pub struct FloodParams {
     pub n_tx: u32,
     /// Length of one slot.
     pub slot_length: Micros,
+    /// Payload of one frame; longer messages are fragmented.
+    pub payload: Bytes,
     /// Experiment seed.
     pub seed: u64,
+}
+
+impl FloodParams {
+    /// Frames a message of `len` bytes takes: ⌈len / payload⌉, at least one
+    /// (an empty message still needs a frame). The one place this rule
+    /// lives. A payload of 0 counts as 1 byte (configs reject 0).
+    pub fn fragments(&self, len: Bytes) -> usize {
+        len.0.div_ceil(self.payload.0.max(1)).max(1)
+    }
+}
+
+/// One message of a round.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Message {
+    /// The node that sends it.
+    pub origin: NodeId,
+    /// Its encoded length; all of it goes over the air, in fragments.
+    pub len: Bytes,
+}
+
+impl Message {
+    /// Message of `len` bytes from `origin`.
+    pub fn new(origin: NodeId, len: usize) -> Self {
+        Self {
+            origin,
+            len: Bytes(len),
+        }
+    }
 }
 
 /// When and over how many hops a message reached a node. The originator's
@@ -115,7 +168,7 @@ impl NodeRadio {
     }
 }
 
-/// A round's origins name a node that does not exist.
+/// A round's messages cannot be simulated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FloodError {
     /// Origin outside the topology.
@@ -127,6 +180,14 @@ pub enum FloodError {
         node: NodeId,
         /// Number of nodes.
         nodes: usize,
+    },
+    /// The messages need more fragments than [`MAX_FRAGMENTS`].
+    #[error("the round's messages need {fragments} fragments, more than the {limit} allowed")]
+    TooManyFragments {
+        /// Fragments needed (saturating).
+        fragments: usize,
+        /// [`MAX_FRAGMENTS`].
+        limit: usize,
     },
 }
 
@@ -145,8 +206,10 @@ pub struct RoundResult {
     pub slots_used: u32,
     /// Length of one slot.
     pub slot_length: Micros,
-    /// Originating node of each message.
-    pub origins: Vec<NodeId>,
+    /// The messages, in round order.
+    pub messages: Vec<Message>,
+    /// Fragments of each message ([`FloodParams::fragments`]).
+    pub fragments: Vec<usize>,
     /// `deliveries[message · nodes + node]`.
     pub deliveries: Vec<Option<Delivery>>,
     /// Radio activity per node.
@@ -167,15 +230,16 @@ impl RoundResult {
 
     /// Fraction of (message, node ≠ originator) pairs delivered.
     pub fn delivery_ratio(&self) -> f64 {
-        let pairs = self.origins.len() * (self.nodes - 1);
+        let pairs = self.messages.len() * (self.nodes - 1);
         if pairs == 0 {
             return 1.0;
         }
         let got = self
-            .origins
+            .messages
             .iter()
             .enumerate()
-            .map(|(m, &o)| {
+            .map(|(m, msg)| {
+                let o = msg.origin;
                 (0..self.nodes)
                     .filter(|&i| i != o && self.delivery(m, i).is_some())
                     .count()
@@ -217,17 +281,12 @@ impl Hasher for Fnv1a {
     }
 }
 
-/// Inbound links of every node as a compressed table, thresholds on 32-bit
-/// draws.
+/// Inbound links of every node as a compressed table.
 struct Inbound {
     start: Vec<usize>,
     from: Vec<u32>,
+    /// PRR after faults and round-wide interference.
     prr: Vec<f64>,
-    thr: Vec<u64>,
-}
-
-fn threshold(p: f64) -> u64 {
-    (p.clamp(0.0, 1.0) * 4_294_967_296.0).round() as u64
 }
 
 /// One round over an effective link table (faults already applied).
@@ -264,7 +323,6 @@ impl<'a> FloodRound<'a> {
             start: Vec::with_capacity(n + 1),
             from: Vec::new(),
             prr: Vec::new(),
-            thr: Vec::new(),
         };
         for r in 0..n {
             ib.start.push(ib.from.len());
@@ -274,10 +332,8 @@ impl<'a> FloodRound<'a> {
             for t in 0..n {
                 let p = self.links.prr(t, r);
                 if p > 0.0 && !self.down[t] {
-                    let p = p * self.loss.round_factor(self.round, t, r);
                     ib.from.push(t as u32);
-                    ib.prr.push(p);
-                    ib.thr.push(threshold(p));
+                    ib.prr.push(p * self.loss.round_factor(self.round, t, r));
                 }
             }
         }
@@ -285,16 +341,33 @@ impl<'a> FloodRound<'a> {
         ib
     }
 
-    /// Simulates the round; message `m` originates at `origins[m]`.
-    pub fn run(self, origins: &[NodeId]) -> Result<RoundResult, FloodError> {
+    /// Simulates the round over `messages` (message `m` is `messages[m]`).
+    pub fn run(self, messages: &[Message]) -> Result<RoundResult, FloodError> {
         let n = self.links.nodes();
-        if let Some((message, &node)) = origins.iter().enumerate().find(|(_, o)| **o >= n) {
+        if let Some((message, m)) = messages.iter().enumerate().find(|(_, m)| m.origin >= n) {
             return Err(FloodError::NoSuchNode {
                 message,
-                node,
+                node: m.origin,
                 nodes: n,
             });
         }
+        let fragments: Vec<usize> = messages
+            .iter()
+            .map(|m| self.params.fragments(m.len))
+            .collect();
+        let total = fragments.iter().fold(0usize, |a, &f| a.saturating_add(f));
+        if total > MAX_FRAGMENTS {
+            return Err(FloodError::TooManyFragments {
+                fragments: total,
+                limit: MAX_FRAGMENTS,
+            });
+        }
+        // Fragments are numbered message by message, in order.
+        let origin: Vec<NodeId> = messages
+            .iter()
+            .zip(&fragments)
+            .flat_map(|(m, &k)| std::iter::repeat_n(m.origin, k))
+            .collect();
         let mut sim = Sim {
             ib: self.inbound(),
             per_slot: self.loss.needs_per_slot(self.round),
@@ -302,8 +375,11 @@ impl<'a> FloodRound<'a> {
             down: self.down,
             p: self.params,
             round: self.round,
+            key: RoundKey::new(self.params.seed, self.round),
             n,
             succ: Vec::with_capacity(n),
+            frag: vec![None; total * n],
+            origin,
             res: RoundResult {
                 round: self.round,
                 mode: self.params.mode,
@@ -311,8 +387,9 @@ impl<'a> FloodRound<'a> {
                 slots: self.params.slots,
                 slots_used: 0,
                 slot_length: self.params.slot_length,
-                origins: origins.to_vec(),
-                deliveries: vec![None; origins.len() * n],
+                messages: messages.to_vec(),
+                fragments,
+                deliveries: vec![None; messages.len() * n],
                 radio: vec![NodeRadio::default(); n],
             },
         };
@@ -320,6 +397,7 @@ impl<'a> FloodRound<'a> {
             FloodMode::Mixer => sim.mixer(),
             FloodMode::Glossy => sim.glossy(),
         }
+        sim.assemble();
         Ok(sim.res)
     }
 }
@@ -331,78 +409,83 @@ struct Sim<'a> {
     down: &'a [bool],
     p: FloodParams,
     round: u64,
+    key: RoundKey,
     n: usize,
     succ: Vec<u32>,
+    /// Originating node of each fragment.
+    origin: Vec<NodeId>,
+    /// `frag[fragment · n + node]`: when the fragment reached the node.
+    frag: Vec<Option<Delivery>>,
     res: RoundResult,
 }
 
 impl Sim<'_> {
-    fn rng(&self, slot: u32) -> rand_chacha::ChaCha8Rng {
-        keyed_rng(self.p.seed, Purpose::LinkLoss, self.round, u64::from(slot))
-    }
-
-    /// Draws, for listener `r`, which transmitting in-neighbours got through
-    /// (into `self.succ`), and returns the captured one.
-    fn receive<R: Rng>(&mut self, rng: &mut R, r: usize, tx: &[bool], slot: u32) -> Option<usize> {
+    /// Draws, for listener `r` in `slot`, which transmitting in-neighbours
+    /// got through (into `self.succ`), and returns the captured one.
+    fn receive(&mut self, key: SlotKey, r: usize, tx: &[bool], slot: u32) -> Option<usize> {
         self.succ.clear();
         for k in self.ib.start[r]..self.ib.start[r + 1] {
             let t = self.ib.from[k] as usize;
             if !tx[t] {
                 continue;
             }
-            let ok = if self.per_slot {
-                let f = self.loss.slot_factor(self.round, slot, t, r);
-                let thr = if f < 1.0 {
-                    threshold(self.ib.prr[k] * f)
-                } else {
-                    self.ib.thr[k]
-                };
-                let global = self.round * u64::from(self.p.slots) + u64::from(slot);
-                u64::from(rng.next_u32()) < thr && self.loss.burst_survives(rng, t, r, global)
-            } else {
-                u64::from(rng.next_u32()) < self.ib.thr[k]
-            };
-            if ok {
+            let u = key.link(Tag::Link, t, r);
+            // One draw against PRR × window × burst factors. The factors are
+            // ≤ 1, so a draw at or above the PRR fails whatever they are and
+            // they need not be computed (no other draw depends on it).
+            let mut p = self.ib.prr[k];
+            if u < p && self.per_slot {
+                p *= self.loss.slot_factor(self.round, slot, t, r);
+                if u < p {
+                    let at = self
+                        .round
+                        .wrapping_mul(u64::from(self.p.slots))
+                        .wrapping_add(u64::from(slot));
+                    p *= self.loss.burst_factor(self.p.seed, self.p.slots, t, r, at);
+                }
+            }
+            if u < p {
                 self.succ.push(t as u32);
             }
         }
         match self.succ.len() {
             0 => None,
             1 => Some(self.succ[0] as usize),
-            len => Some(self.succ[uniform_inclusive(rng, len as u32 - 1) as usize] as usize),
+            len => Some(self.succ[key.node_below(Tag::Capture, r, len as u32) as usize] as usize),
         }
     }
 
     fn mixer(&mut self) {
         let (n, k) = (self.n, self.p.slots);
-        let m = self.res.origins.len();
-        let words = m.div_ceil(64).max(1);
+        let frags = self.origin.len();
+        let words = frags.div_ceil(64).max(1);
         let mut held = vec![0u64; n * words];
         let mut count = vec![0usize; n];
         let mut credit = vec![0u32; n];
         let mut relay = vec![false; n];
         let mut tx = vec![false; n];
-        let mut coins = vec![0u64; n.div_ceil(64)];
-        for (msg, &o) in self.res.origins.iter().enumerate() {
+        for (f, &o) in self.origin.iter().enumerate() {
             if self.down[o] {
                 continue;
             }
-            held[o * words + msg / 64] |= 1 << (msg % 64);
+            held[o * words + f / 64] |= 1 << (f % 64);
             count[o] += 1;
-            self.res.deliveries[msg * n + o] = Some(Delivery { slot: 0, hop: 0 });
-            credit[o] = self.p.n_tx;
+            self.frag[f * n + o] = Some(Delivery { slot: 0, hop: 0 });
+            // N_tx per fragment originated: every packet a node injects gets
+            // the budget a received one would (else a node originating a
+            // k-fragment message with N_tx < k could switch off before
+            // sending it all).
+            credit[o] = credit[o].saturating_add(self.p.n_tx);
             relay[o] = true;
         }
-        let done = |count: &[usize], credit: &[u32], i: usize| count[i] == m && credit[i] == 0;
+        let done = |count: &[usize], credit: &[u32], i: usize| count[i] == frags && credit[i] == 0;
         for s in 0..k {
-            let mut rng = self.rng(s);
-            for c in &mut coins {
-                *c = rng.next_u64();
-            }
+            let key = self.key.slot(s);
             let mut any_tx = false;
             for i in 0..n {
-                let coin = coins[i / 64] >> (i % 64) & 1 == 1;
-                tx[i] = !self.down[i] && count[i] > 0 && (relay[i] || (credit[i] > 0 && coin));
+                tx[i] = !self.down[i]
+                    && count[i] > 0
+                    && (relay[i] || (credit[i] > 0 && key.node(Tag::Coin, i) < 0.5));
                 relay[i] = false;
                 if tx[i] {
                     credit[i] = credit[i].saturating_sub(1);
@@ -427,7 +510,7 @@ impl Sim<'_> {
                     continue;
                 }
                 self.res.radio[r].rx_slots += 1;
-                let Some(t) = self.receive(&mut rng, r, &tx, s) else {
+                let Some(t) = self.receive(key, r, &tx, s) else {
                     continue;
                 };
                 self.res.radio[r].receptions += 1;
@@ -437,11 +520,11 @@ impl Sim<'_> {
                     .sum();
                 if innovative > 0 {
                     let mut pick = if innovative > 1 {
-                        uniform_inclusive(&mut rng, innovative - 1)
+                        key.node_below(Tag::Pick, r, innovative)
                     } else {
                         0
                     };
-                    let mut msg = 0;
+                    let mut f = 0;
                     for w in 0..words {
                         let mut bits = held[ht + w] & !held[hr + w];
                         let c = bits.count_ones();
@@ -452,17 +535,17 @@ impl Sim<'_> {
                         for _ in 0..pick {
                             bits &= bits - 1;
                         }
-                        msg = w * 64 + bits.trailing_zeros() as usize;
+                        f = w * 64 + bits.trailing_zeros() as usize;
                         break;
                     }
-                    held[hr + msg / 64] |= 1 << (msg % 64);
+                    held[hr + f / 64] |= 1 << (f % 64);
                     count[r] += 1;
-                    let hop = self.res.deliveries[msg * n + t].map_or(0, |d| d.hop) + 1;
-                    self.res.deliveries[msg * n + r] = Some(Delivery { slot: s, hop });
-                    credit[r] = self.p.n_tx;
+                    let hop = self.frag[f * n + t].map_or(0, |d| d.hop) + 1;
+                    self.frag[f * n + r] = Some(Delivery { slot: s, hop });
+                    credit[r] = credit[r].max(self.p.n_tx);
                     relay[r] = true;
                 } else if count[t] < count[r] {
-                    credit[r] = self.p.n_tx;
+                    credit[r] = credit[r].max(self.p.n_tx);
                 }
             }
         }
@@ -476,13 +559,15 @@ impl Sim<'_> {
         let mut next = vec![0u32; n];
         let mut tx = vec![false; n];
         let mut s = 0u32;
-        for msg in 0..self.res.origins.len() {
-            let o = self.res.origins[msg];
+        // Fragments are numbered message by message: one flood each, in
+        // order, is each message's fragments back to back.
+        for f in 0..self.origin.len() {
+            let o = self.origin[f];
             if self.down[o] {
                 continue;
             }
             if s >= k {
-                self.res.deliveries[msg * n + o] = Some(Delivery { slot: k, hop: 0 });
+                self.frag[f * n + o] = Some(Delivery { slot: k, hop: 0 });
                 continue;
             }
             got.fill(false);
@@ -491,9 +576,9 @@ impl Sim<'_> {
             hop[o] = 0;
             left[o] = n_tx;
             next[o] = s;
-            self.res.deliveries[msg * n + o] = Some(Delivery { slot: s, hop: 0 });
+            self.frag[f * n + o] = Some(Delivery { slot: s, hop: 0 });
             while s < k && left.iter().any(|&l| l > 0) {
-                let mut rng = self.rng(s);
+                let key = self.key.slot(s);
                 for i in 0..n {
                     tx[i] = left[i] > 0 && next[i] == s;
                     if tx[i] {
@@ -511,13 +596,13 @@ impl Sim<'_> {
                     if got[r] {
                         continue;
                     }
-                    if let Some(t) = self.receive(&mut rng, r, &tx, s) {
+                    if let Some(t) = self.receive(key, r, &tx, s) {
                         self.res.radio[r].receptions += 1;
                         got[r] = true;
                         hop[r] = hop[t] + 1;
                         left[r] = n_tx;
                         next[r] = s + 1;
-                        self.res.deliveries[msg * n + r] = Some(Delivery {
+                        self.frag[f * n + r] = Some(Delivery {
                             slot: s,
                             hop: hop[r],
                         });
@@ -526,5 +611,107 @@ impl Sim<'_> {
                 s += 1;
             }
         }
+    }
+
+    /// Per message and node: delivered iff every fragment arrived; then the
+    /// last fragment's slot and the largest hop count.
+    fn assemble(&mut self) {
+        let n = self.n;
+        let mut first = 0;
+        for (m, &k) in self.res.fragments.iter().enumerate() {
+            for node in 0..n {
+                self.res.deliveries[m * n + node] =
+                    (first..first + k).try_fold(Delivery { slot: 0, hop: 0 }, |acc, f| {
+                        self.frag[f * n + node].map(|d| Delivery {
+                            slot: acc.slot.max(d.slot),
+                            hop: acc.hop.max(d.hop),
+                        })
+                    });
+            }
+            first += k;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::loss::LossProcess;
+
+    fn params(mode: FloodMode, payload: usize) -> FloodParams {
+        FloodParams {
+            mode,
+            slots: 100,
+            n_tx: 2,
+            slot_length: Micros(681),
+            payload: Bytes(payload),
+            seed: 1,
+        }
+    }
+
+    #[test]
+    fn fragments_are_ceil_len_over_payload_at_least_one() {
+        let p = params(FloodMode::Mixer, 100);
+        for (len, k) in [
+            (0, 1),
+            (1, 1),
+            (100, 1),
+            (101, 2),
+            (156, 2),
+            (200, 2),
+            (201, 3),
+        ] {
+            assert_eq!(p.fragments(Bytes(len)), k, "{len} B");
+        }
+        assert_eq!(params(FloodMode::Mixer, 0).fragments(Bytes(3)), 3);
+        assert_eq!(params(FloodMode::Mixer, 125).fragments(Bytes(135)), 2);
+    }
+
+    fn line(k: usize, mode: FloodMode, msgs: &[Message]) -> Result<RoundResult, FloodError> {
+        let t = crate::topology::Topology::line(k, 1.0);
+        let down = vec![false; k + 1];
+        let mut loss = LinkLoss::new(LossProcess::Bernoulli, vec![], k + 1);
+        FloodRound::new(t.links(), &down, &mut loss, params(mode, 100), 0).run(msgs)
+    }
+
+    /// A 156-byte message is two packets: twice the radio slots of a
+    /// 100-byte one on a PRR-1 line, delivered when its second fragment is.
+    #[test]
+    fn a_two_fragment_message_costs_two_packets() {
+        for mode in [FloodMode::Glossy, FloodMode::Mixer] {
+            let one = line(4, mode, &[Message::new(0, 100)]).unwrap();
+            let two = line(4, mode, &[Message::new(0, 156)]).unwrap();
+            assert_eq!(two.fragments, vec![2]);
+            let tx = |r: &RoundResult| r.radio.iter().map(|x| x.tx_slots).sum::<u32>();
+            // Glossy: every node sends each fragment N_tx times.
+            if mode == FloodMode::Glossy {
+                assert_eq!(tx(&one), 5 * 2);
+                assert_eq!(tx(&two), 2 * 5 * 2);
+            }
+            assert!(tx(&two) > tx(&one), "{mode:?}");
+            for node in 1..=4 {
+                let (a, b) = (
+                    one.delivery(0, node).unwrap(),
+                    two.delivery(0, node).unwrap(),
+                );
+                assert_eq!(b.hop, a.hop, "{mode:?}");
+                assert!(b.slot > a.slot, "{mode:?} node {node}: {a:?} {b:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn too_many_fragments_is_an_error() {
+        let err = line(2, FloodMode::Mixer, &[Message::new(0, usize::MAX)]).unwrap_err();
+        assert!(matches!(err, FloodError::TooManyFragments { .. }), "{err}");
+        let err = line(2, FloodMode::Glossy, &[Message::new(5, 1)]).unwrap_err();
+        assert_eq!(
+            err,
+            FloodError::NoSuchNode {
+                message: 0,
+                node: 5,
+                nodes: 3
+            }
+        );
     }
 }

@@ -7,8 +7,11 @@
 //! * [`loss`] — loss processes layered on the PRR (Bernoulli, Gilbert–Elliott,
 //!   timed interference).
 //! * [`fault`] — link/node down and up, partitions, PRR overrides.
+//! * [`draw`] — the keyed random draws: each a pure function of
+//!   (seed, round, slot, transmitter, receiver).
 //! * [`flood`] — one round of synchronous-transmission flooding (Mixer or
-//!   Glossy) over all of the above.
+//!   Glossy) over all of the above; messages longer than a frame travel as
+//!   fragments.
 //! * [`relay`] — the UDP relay: nodes' packets in, the model's deliveries out,
 //!   a control socket for live faults, and a JSON-lines trace.
 //! * [`config`] — the serde `LinkModelConfig` tying these together, and the
@@ -17,6 +20,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod draw;
 pub mod fault;
 pub mod flood;
 pub mod loss;

@@ -41,7 +41,9 @@ pub struct Phy {
     pub header_bytes: u32,
     /// Bytes sent after the payload (CRC / FCS).
     pub trailer_bytes: u32,
-    /// The largest payload one frame carries; larger messages are fragmented.
+    /// The largest payload one frame carries: the bound on a config's
+    /// `payload_bytes` (messages longer than that payload are fragmented,
+    /// see [`crate::flood::FloodParams::fragments`]).
     pub max_payload: u32,
     /// RX↔TX turnaround (radio ramp-up) between slots.
     pub turnaround: Micros,
@@ -125,15 +127,6 @@ impl Phy {
                 .saturating_add(self.margin.0),
         )
     }
-
-    /// Frames needed for a message of `bytes` (at least one).
-    pub const fn frames_for(&self, bytes: u32) -> u32 {
-        if bytes == 0 {
-            1
-        } else {
-            bytes.div_ceil(self.max_payload)
-        }
-    }
 }
 
 #[cfg(test)]
@@ -167,13 +160,5 @@ mod tests {
             Phy::IEEE_802_15_4.slot_length(100),
             Micros(3456 + 192 + 197)
         );
-    }
-
-    #[test]
-    fn fragmentation() {
-        assert_eq!(Phy::BLE_2M.frames_for(135), 1);
-        assert_eq!(Phy::IEEE_802_15_4.frames_for(135), 2);
-        assert_eq!(Phy::IEEE_802_15_4.frames_for(125), 1);
-        assert_eq!(Phy::BLE_2M.frames_for(0), 1);
     }
 }

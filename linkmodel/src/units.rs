@@ -29,6 +29,16 @@ impl fmt::Display for Micros {
     }
 }
 
+/// A length in bytes (an encoded message, a frame's payload).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Bytes(pub usize);
+
+impl fmt::Display for Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} B", self.0)
+    }
+}
+
 /// A bit rate in bits per second.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct BitsPerSecond(pub u64);

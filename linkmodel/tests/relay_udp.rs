@@ -8,6 +8,7 @@ use std::time::Duration;
 use rocknet_core::wire::{self, Absent, Beacon, Body, HOST_NODE, Hello, Packet, Phase, RELAY_NODE};
 use rocknet_linkmodel::config::LinkModelConfig;
 use rocknet_linkmodel::fault::Fault;
+use rocknet_linkmodel::flood::Message;
 use rocknet_linkmodel::relay::{NO_ROUND, Relay, RelayCounters, RelayOptions};
 use rocknet_linkmodel::topology::NodeId;
 use tokio::net::UdpSocket;
@@ -201,13 +202,34 @@ impl Cluster {
 
 /// What the independent model says each node should receive in round `r`.
 fn expected(model: &mut rocknet_linkmodel::config::LinkModel, r: u32) -> Vec<Seen> {
-    let origins: Vec<NodeId> = (0..NODES).collect();
+    // The encoded lengths of what `Cluster::round` sends: the host's beacon
+    // and one Absent per device.
+    let beacon = Beacon {
+        phase: Phase::Train,
+        sample_index: r,
+        epoch: 0,
+        config_hash: 0,
+    };
+    let absent = Absent { sample_index: r };
+    let origins: Vec<Message> = (0..NODES)
+        .map(|i| {
+            let body = if i == 0 {
+                Body::Beacon(beacon)
+            } else {
+                Body::Absent(absent)
+            };
+            Message::new(i, encode(CLUSTER, i as u16, r, body).len())
+        })
+        .collect();
     let res = model.run_round(u64::from(r), &origins).unwrap().result;
     (0..NODES)
         .map(|rx| {
             (0..NODES)
                 .filter(|&m| m != rx)
-                .filter_map(|m| res.delivery(m, rx).map(|d| (origins[m], d.slot, d.hop)))
+                .filter_map(|m| {
+                    res.delivery(m, rx)
+                        .map(|d| (origins[m].origin, d.slot, d.hop))
+                })
                 .collect()
         })
         .collect()

@@ -723,9 +723,14 @@ impl State {
         };
         self.last_closed = Some(o.round);
         o.msgs.sort_by_key(|s| s.origin);
-        let origins: Vec<NodeId> = o.msgs.iter().map(|s| s.origin).collect();
+        // Each message floods as its encoded length (fragmented as needed).
+        let messages: Vec<crate::flood::Message> = o
+            .msgs
+            .iter()
+            .map(|s| crate::flood::Message::new(s.origin, s.bytes.len()))
+            .collect();
         let mut out = Vec::new();
-        match self.model.run_round(u64::from(o.round), &origins) {
+        match self.model.run_round(u64::from(o.round), &messages) {
             Ok(outcome) => {
                 self.counters.rounds += 1;
                 let res = &outcome.result;
