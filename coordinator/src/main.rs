@@ -28,6 +28,9 @@ enum Command {
     /// Train on a local cluster: the link-model relay and one process per
     /// device on loopback; writes runs/<name>-<time>/ (report, trace, plots).
     Run(RunArgs),
+    /// Run the experiment at several cluster sizes and tabulate per-device
+    /// memory, latency and energy per sample (RockNet's scaling claim).
+    Scale(ScaleArgs),
     /// The coordinator of a deployed cluster (containers): waits for the
     /// devices to connect, then runs the experiment through the relay.
     Serve(ServeArgs),
@@ -78,6 +81,22 @@ struct RunArgs {
     /// Print the report as JSON on stdout.
     #[arg(long)]
     json: bool,
+}
+
+#[derive(Args, Debug)]
+struct ScaleArgs {
+    /// Experiment config (TOML) with a `[network]` section; size N runs on
+    /// the first N + 1 nodes of its topology.
+    config: PathBuf,
+    /// Cluster sizes.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,5,10,20")]
+    devices: Vec<usize>,
+    /// Override the number of epochs.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Where the sweep directory goes.
+    #[arg(long, default_value = "runs")]
+    out: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -154,6 +173,7 @@ fn main() -> Result<()> {
         Command::Ctl(args) => ctl_cmd(&args),
         Command::Run(args) => run_cmd(&args),
         Command::Serve(args) => serve_cmd(&args),
+        Command::Scale(args) => scale_cmd(&args),
         Command::Node(a) => {
             init_tracing();
             rocknet_node::process::run(&rocknet_node::process::NodeArgs {
@@ -279,6 +299,47 @@ fn run_cmd(args: &RunArgs) -> Result<()> {
         &args.out,
         args.json,
     )
+}
+
+fn scale_cmd(args: &ScaleArgs) -> Result<()> {
+    use rocknet_coordinator::scale::{ScaleRow, headline_ratios, render_scale, scale_table};
+    if args.devices.is_empty() || args.devices.contains(&0) {
+        anyhow::bail!("--devices: give sizes ≥ 1, e.g. 1,2,5,10,20");
+    }
+    let (exp, net) = prepare_cluster(&args.config, args.epochs, None)?;
+    let dir = cluster::run_dir(&args.out, &format!("{}-scale", exp.config.name))?;
+    let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    {
+        let flag = interrupted.clone();
+        let _ = ctrlc::set_handler(move || flag.store(true, std::sync::atomic::Ordering::SeqCst));
+    }
+    let bar = ProgressBar::new(0).with_style(
+        ProgressStyle::with_template("{bar:30} {msg} round {pos}/{len} [{elapsed_precise}]")
+            .expect("static template"),
+    );
+    let runs = cluster::sweep::run_sizes(
+        &exp,
+        &net,
+        &args.devices,
+        &dir,
+        interrupted,
+        &mut |n, p| {
+            if bar.length() != Some(p.rounds) {
+                bar.set_length(p.rounds);
+                bar.set_message(format!("{n} device(s)"));
+            }
+            bar.set_position(p.round);
+        },
+    )?;
+    bar.finish_and_clear();
+    let rows: Vec<ScaleRow> = runs.iter().map(|(r, _)| ScaleRow::from_report(r)).collect();
+    render_scale(&rows, &dir)?;
+    println!("{}", scale_table(&rows));
+    if let Some(h) = headline_ratios(&rows) {
+        println!("{h}");
+    }
+    println!("results: {}", dir.display());
+    Ok(())
 }
 
 fn serve_cmd(args: &ServeArgs) -> Result<()> {

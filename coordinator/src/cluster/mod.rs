@@ -113,7 +113,7 @@ pub fn plan_network(exp: &Experiment) -> Result<NetworkPlan> {
 }
 
 /// A unique run directory `out/<name>-<UTC timestamp>`.
-fn run_dir(out: &Path, name: &str) -> Result<PathBuf> {
+pub fn run_dir(out: &Path, name: &str) -> Result<PathBuf> {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -387,6 +387,7 @@ pub fn run_cluster(
         serde_json::to_vec_pretty(&report).context("report as JSON")?,
     )
     .with_context(|| format!("writing {}", dir.join("report.json").display()))?;
+    crate::render::render_run(&report, &dir)?;
     Ok((report, dir))
 }
 
