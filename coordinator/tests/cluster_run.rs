@@ -227,9 +227,9 @@ fn a_killed_device_is_reported_and_a_restarted_one_rejoins() {
     // a short round timeout so the dead node costs little.
     let cfg = config(
         dir.path(),
-        "epochs = 3\neval_every = 3\nbatch_size = 8\nlearning_rate = 0.003",
+        "epochs = 6\neval_every = 6\nbatch_size = 8\nlearning_rate = 0.003",
         &format!(
-            "linkmodel = \"{}\"\ntime_scale = 0.04\nround_timeout_ms = 400",
+            "linkmodel = \"{}\"\ntime_scale = 0.1\nround_timeout_ms = 400",
             line6.display()
         ),
     );
@@ -263,14 +263,14 @@ fn a_killed_device_is_reported_and_a_restarted_one_rejoins() {
     let victim = 2usize;
     let pid = info["pids"][victim].as_u64().unwrap();
     // Let the run get going (device fits and registrations, some rounds).
-    std::thread::sleep(Duration::from_secs(3));
+    std::thread::sleep(Duration::from_secs(2));
     assert!(run.try_wait().unwrap().is_none(), "the run ended too soon");
     let killed = Command::new("kill")
         .args(["-9", &pid.to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
-    std::thread::sleep(Duration::from_secs(2));
+    std::thread::sleep(Duration::from_secs(1));
     // A replacement process for the same device.
     let mut restarted = rocknet()
         .arg("node")
