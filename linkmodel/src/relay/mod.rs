@@ -49,11 +49,11 @@
 //!    stays registered — it still gets deliveries and end-of-round markers,
 //!    and what it submits while a round is open is still flooded — and is
 //!    waited for again only once it registers again, from the round its ack
-//!    names. A node that receives a round's end-of-round marker before it has
-//!    sent its own marker for that round was not waited for (it is silent,
-//!    or registered during the round) and should register again. A node's
-//!    packets after its own marker, and packets of closed rounds, are
-//!    dropped as `stale_round`.
+//!    names. So a node that receives the end-of-round marker of a round at
+//!    or after its first round before it has sent its own marker for that
+//!    round knows the round timed out without it (or it was down) and should
+//!    register again. A node's packets after its own marker, and packets of
+//!    closed rounds, are dropped as `stale_round`.
 //! 5. **Flood.** The round's messages are ordered by originator (ascending),
 //!    each node's in the order it sent them, and
 //!    [`LinkModel::run_round`]`(r, origins)` decides the deliveries. So when
