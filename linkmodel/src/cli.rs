@@ -36,7 +36,9 @@ pub struct RelayArgs {
     /// Refuse Hellos whose config hash differs from this.
     #[arg(long)]
     pub config_hash: Option<u64>,
-    /// Close a round at the latest after this many milliseconds.
+    /// Close a round at the latest this many milliseconds after it opened;
+    /// the nodes it waited for in vain are not waited for again until they
+    /// register again.
     #[arg(long, default_value_t = 5000)]
     pub round_timeout_ms: u64,
 }

@@ -1,239 +1,15 @@
 //! The relay over real UDP sockets on loopback: 20 fake devices + a host.
 
-use std::collections::BTreeSet;
-use std::net::SocketAddr;
+mod common;
+
 use std::path::Path;
 use std::time::Duration;
 
-use rocknet_core::wire::{self, Absent, Beacon, Body, HOST_NODE, Hello, Packet, Phase, RELAY_NODE};
-use rocknet_linkmodel::config::LinkModelConfig;
+use common::*;
+use rocknet_core::wire::{self, Absent, Beacon, Body, Phase};
 use rocknet_linkmodel::fault::Fault;
-use rocknet_linkmodel::flood::Message;
-use rocknet_linkmodel::relay::{NO_ROUND, Relay, RelayCounters, RelayOptions};
-use rocknet_linkmodel::topology::NodeId;
+use rocknet_linkmodel::relay::RelayOptions;
 use tokio::net::UdpSocket;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-use tokio::time::timeout;
-
-const CLUSTER: u16 = 3;
-const NODES: usize = 21;
-const WAIT: Duration = Duration::from_secs(5);
-
-fn config(seed: u64) -> LinkModelConfig {
-    toml::from_str(&format!(
-        "seed = {seed}\n[topology]\nkind = \"testbed20\"\n[loss]\nkind = \"gilbert_elliott\"\n\
-         p_gb = 0.01\np_bg = 0.2\nloss_good = 0.0\nloss_bad = 0.9\n"
-    ))
-    .unwrap()
-}
-
-fn encode(cluster: u16, source: u16, round: u32, body: Body<'_>) -> Vec<u8> {
-    let p = Packet {
-        cluster,
-        source,
-        round,
-        body,
-    };
-    p.to_vec().unwrap()
-}
-
-fn hello(node: u16, round: u32) -> Vec<u8> {
-    encode(
-        CLUSTER,
-        node,
-        round,
-        Body::Hello(Hello {
-            node,
-            config_hash: 0,
-        }),
-    )
-}
-
-struct Cluster {
-    nodes: Vec<UdpSocket>,
-    data: SocketAddr,
-    ctl: UdpSocket,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<RelayCounters>,
-}
-
-/// One delivery as a node saw it: (origin, slot, hops).
-type Seen = BTreeSet<(NodeId, u32, u32)>;
-
-impl Cluster {
-    async fn start(seed: u64, trace: Option<&Path>) -> Self {
-        Self::start_with(
-            seed,
-            RelayOptions {
-                trace: trace.map(Path::to_path_buf),
-                ..RelayOptions::default()
-            },
-        )
-        .await
-    }
-
-    async fn start_with(seed: u64, opts: RelayOptions) -> Self {
-        let opts = RelayOptions {
-            cluster: CLUSTER,
-            ..opts
-        };
-        let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
-        let relay = Relay::bind(&config(seed), opts, any, any).await.unwrap();
-        let data = relay.data_addr().unwrap();
-        let control = relay.control_addr().unwrap();
-        let (tx, rx) = oneshot::channel();
-        let task = tokio::spawn(async move {
-            relay
-                .run(async {
-                    let _ = rx.await;
-                })
-                .await
-                .unwrap()
-        });
-        let ctl = UdpSocket::bind(any).await.unwrap();
-        ctl.connect(control).await.unwrap();
-        let mut nodes = Vec::new();
-        for i in 0..NODES {
-            let s = UdpSocket::bind(any).await.unwrap();
-            s.send_to(&hello(i as u16, NO_ROUND), data).await.unwrap();
-            let mut buf = [0u8; 256];
-            let n = timeout(WAIT, s.recv(&mut buf)).await.unwrap().unwrap();
-            let p = wire::decode(&buf[..n]).unwrap();
-            assert_eq!((p.source, p.round), (RELAY_NODE, NO_ROUND), "ack");
-            nodes.push(s);
-        }
-        Self {
-            nodes,
-            data,
-            ctl,
-            stop: Some(tx),
-            task,
-        }
-    }
-
-    async fn ctl(&self, cmd: &str) -> String {
-        self.ctl.send(cmd.as_bytes()).await.unwrap();
-        let mut buf = vec![0u8; 65_536];
-        let n = timeout(WAIT, self.ctl.recv(&mut buf))
-            .await
-            .unwrap()
-            .unwrap();
-        String::from_utf8(buf[..n].to_vec()).unwrap()
-    }
-
-    /// Round `r`: the host's beacon, one Absent per device, every node's end
-    /// marker; returns what each node received.
-    async fn round(&self, r: u32) -> Vec<Seen> {
-        let beacon = encode(
-            CLUSTER,
-            HOST_NODE,
-            r,
-            Body::Beacon(Beacon {
-                phase: Phase::Train,
-                sample_index: r,
-                epoch: 0,
-                config_hash: 0,
-            }),
-        );
-        // Devices first, so their packets usually wait for the beacon.
-        for (i, s) in self.nodes.iter().enumerate().skip(1) {
-            let p = encode(
-                CLUSTER,
-                i as u16,
-                r,
-                Body::Absent(Absent { sample_index: r }),
-            );
-            s.send_to(&p, self.data).await.unwrap();
-            s.send_to(&hello(i as u16, r), self.data).await.unwrap();
-        }
-        self.nodes[0].send_to(&beacon, self.data).await.unwrap();
-        self.nodes[0]
-            .send_to(&hello(0, r), self.data)
-            .await
-            .unwrap();
-        let mut out = Vec::new();
-        let mut buf = vec![0u8; 4096];
-        for s in &self.nodes {
-            let mut seen = Seen::new();
-            loop {
-                let n = timeout(WAIT, s.recv(&mut buf)).await.unwrap().unwrap();
-                let p = wire::decode(&buf[..n]).unwrap();
-                assert_eq!((p.source, p.round), (RELAY_NODE, r));
-                match p.body {
-                    Body::Hello(_) => break,
-                    Body::Delivery(d) => {
-                        let inner = d.packet().unwrap();
-                        assert_eq!(inner.round, r);
-                        assert!(
-                            seen.insert((
-                                usize::from(inner.source),
-                                u32::from(d.slot),
-                                u32::from(d.hops)
-                            )),
-                            "duplicate delivery"
-                        );
-                    }
-                    other => panic!("unexpected {other:?}"),
-                }
-            }
-            out.push(seen);
-        }
-        out
-    }
-
-    /// Polls `status` until round `r` is open.
-    async fn wait_open(&self, r: u32) {
-        for _ in 0..200 {
-            let st: serde_json::Value = serde_json::from_str(&self.ctl("status").await).unwrap();
-            if st["open_round"] == r {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        panic!("round {r} never opened");
-    }
-
-    async fn stop(mut self) -> RelayCounters {
-        let _ = self.stop.take().unwrap().send(());
-        self.task.await.unwrap()
-    }
-}
-
-/// What the independent model says each node should receive in round `r`.
-fn expected(model: &mut rocknet_linkmodel::config::LinkModel, r: u32) -> Vec<Seen> {
-    // The encoded lengths of what `Cluster::round` sends: the host's beacon
-    // and one Absent per device.
-    let beacon = Beacon {
-        phase: Phase::Train,
-        sample_index: r,
-        epoch: 0,
-        config_hash: 0,
-    };
-    let absent = Absent { sample_index: r };
-    let origins: Vec<Message> = (0..NODES)
-        .map(|i| {
-            let body = if i == 0 {
-                Body::Beacon(beacon)
-            } else {
-                Body::Absent(absent)
-            };
-            Message::new(i, encode(CLUSTER, i as u16, r, body).len())
-        })
-        .collect();
-    let res = model.run_round(u64::from(r), &origins).unwrap().result;
-    (0..NODES)
-        .map(|rx| {
-            (0..NODES)
-                .filter(|&m| m != rx)
-                .filter_map(|m| {
-                    res.delivery(m, rx)
-                        .map(|d| (origins[m].origin, d.slot, d.hop))
-                })
-                .collect()
-        })
-        .collect()
-}
 
 #[tokio::test]
 async fn relay_delivers_exactly_what_the_model_decides() {
@@ -351,7 +127,7 @@ async fn traces_are_byte_identical_for_the_same_seed() {
 #[tokio::test]
 async fn bad_packets_are_counted_and_the_relay_keeps_serving() {
     let c = Cluster::start(5, None).await;
-    let s = &c.nodes[1];
+    let s = c.node(1);
     let absent = |cluster, source, round| {
         encode(
             cluster,
@@ -464,13 +240,13 @@ async fn a_silent_node_is_waited_for_until_the_timeout() {
         },
     )
     .await;
-    // Node 20 registered, then went silent: round 0 closes by timeout, with
+    // Node 20 registered, then died: round 0 closes by timeout, with
     // everyone else's messages.
-    let silent = c.nodes.pop().unwrap();
+    c.kill(20);
     let t = std::time::Instant::now();
     let got = c.round(0).await;
     assert!(t.elapsed() >= Duration::from_millis(150));
-    assert_eq!(got.len(), NODES - 1);
+    assert!(got[20].is_empty());
     // Marking it down stops the relay waiting for it.
     assert!(c.ctl("node-down 20").await.starts_with("ok"));
     let t = std::time::Instant::now();
@@ -478,7 +254,6 @@ async fn a_silent_node_is_waited_for_until_the_timeout() {
     assert!(t.elapsed() < Duration::from_millis(150));
     let counters = c.stop().await;
     assert_eq!(counters.timeouts, 1);
-    drop(silent);
     let text = std::fs::read_to_string(&trace).unwrap();
     let first: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
     assert_eq!(first["timed_out"], true);
@@ -492,54 +267,20 @@ async fn a_live_fault_sent_during_round_r_applies_from_r_plus_1() {
     let c = Cluster::start(21, Some(&trace)).await;
     c.round(0).await;
     // Open round 1 with the host's beacon only, then send the fault.
-    let beacon = encode(
-        CLUSTER,
-        HOST_NODE,
-        1,
-        Body::Beacon(Beacon {
-            phase: Phase::Train,
-            sample_index: 1,
-            epoch: 0,
-            config_hash: 0,
-        }),
-    );
-    c.nodes[0].send_to(&beacon, c.data).await.unwrap();
+    c.send_from(0, &beacon(1)).await;
     c.wait_open(1).await;
     let reply = c.ctl("node-down 5").await;
     assert!(reply.starts_with("ok"), "{reply}");
     assert!(reply.contains("after round 1"), "{reply}");
-    // Finish round 1: every node's message and marker; collect.
-    for (i, s) in c.nodes.iter().enumerate().skip(1) {
-        let p = encode(
-            CLUSTER,
-            i as u16,
-            1,
-            Body::Absent(Absent { sample_index: 1 }),
-        );
-        s.send_to(&p, c.data).await.unwrap();
-        s.send_to(&hello(i as u16, 1), c.data).await.unwrap();
-    }
-    c.nodes[0].send_to(&hello(0, 1), c.data).await.unwrap();
-    let mut buf = vec![0u8; 4096];
-    for s in &c.nodes {
-        loop {
-            let n = timeout(WAIT, s.recv(&mut buf)).await.unwrap().unwrap();
-            let p = wire::decode(&buf[..n]).unwrap();
-            assert_eq!(p.round, 1);
-            if matches!(p.body, Body::Hello(_)) {
-                break;
-            }
-        }
-    }
+    // Finish round 1: every device's message, every node's marker; collect.
+    let mut msgs = standard(1);
+    msgs[0].clear();
+    c.send(1, &msgs, |_| true).await;
+    c.collect(1).await;
     // Round 2 runs without node 5's submission mattering.
     c.round(2).await;
     c.stop().await;
-    let text = std::fs::read_to_string(&trace).unwrap();
-    let rounds: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .filter(|v: &serde_json::Value| v.get("round").is_some())
-        .collect();
+    let rounds = trace_rounds(&trace);
     assert_eq!(rounds[1]["round"], 1);
     assert_eq!(rounds[1]["faults_applied"], serde_json::json!([]));
     assert_eq!(rounds[1]["faults"]["nodes_down"], serde_json::json!([]));

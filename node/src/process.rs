@@ -145,6 +145,8 @@ struct RelayLink {
     node: u16,
     config_hash: u64,
     buf: Vec<u8>,
+    /// Datagrams read while checking for lateness, not yet collected.
+    early: std::collections::VecDeque<Vec<u8>>,
 }
 
 /// What the relay said about a round.
@@ -171,6 +173,7 @@ impl RelayLink {
             node,
             config_hash,
             buf: vec![0u8; 65_536],
+            early: std::collections::VecDeque::new(),
         })
     }
 
@@ -212,7 +215,7 @@ impl RelayLink {
                     && p.cluster == self.cluster
                     && p.source == RELAY_NODE
                     && let Body::Hello(h) = p.body
-                    && (h.node == self.node || h.node == RELAY_NODE)
+                    && h.node == self.node
                 {
                     // An ack naming no round (an older relay) means "from the start".
                     return Ok(if p.round == NO_ROUND { 0 } else { p.round });
@@ -221,7 +224,29 @@ impl RelayLink {
         }
     }
 
-    fn submit(&mut self, round: u32, packets: &[Vec<u8>]) -> Result<()> {
+    /// Sends this node's packets of `round` and its end marker. Returns
+    /// whether the node is late: the relay's end-of-round marker for `round`
+    /// (or a later one) was already waiting, so the round closed by timeout
+    /// without it and the relay no longer waits for it (it must register
+    /// again).
+    fn submit(&mut self, round: u32, packets: &[Vec<u8>]) -> Result<bool> {
+        let mut late = false;
+        self.sock.set_nonblocking(true).context("socket mode")?;
+        while let Ok((n, from)) = self.sock.recv_from(&mut self.buf) {
+            if from != self.relay {
+                continue;
+            }
+            if let Ok(p) = wire::decode(&self.buf[..n])
+                && p.source == RELAY_NODE
+                && p.round != NO_ROUND
+                && p.round >= round
+                && matches!(p.body, Body::Hello(_))
+            {
+                late = true;
+            }
+            self.early.push_back(self.buf[..n].to_vec());
+        }
+        self.sock.set_nonblocking(false).context("socket mode")?;
         for p in packets {
             self.sock
                 .send_to(p, self.relay)
@@ -231,7 +256,21 @@ impl RelayLink {
         self.sock
             .send_to(&marker, self.relay)
             .context("sending to the relay")?;
-        Ok(())
+        Ok(late)
+    }
+
+    /// The next datagram from the relay: one read early, else the socket.
+    fn next_datagram(&mut self) -> std::io::Result<usize> {
+        if let Some(d) = self.early.pop_front() {
+            self.buf[..d.len()].copy_from_slice(&d);
+            return Ok(d.len());
+        }
+        loop {
+            let (n, from) = self.sock.recv_from(&mut self.buf)?;
+            if from == self.relay {
+                return Ok(n);
+            }
+        }
     }
 
     /// Collects round `round`'s deliveries until its end marker; `Lost` if
@@ -246,9 +285,8 @@ impl RelayLink {
             if stop.load(Ordering::SeqCst) {
                 bail!("stopped");
             }
-            let n = match self.sock.recv_from(&mut self.buf) {
-                Ok((n, from)) if from == self.relay => n,
-                Ok(_) => continue, // not the relay: dropped
+            let n = match self.next_datagram() {
+                Ok(n) => n,
                 Err(e)
                     if matches!(
                         e.kind(),
@@ -378,7 +416,7 @@ fn run_device<T: WireInput>(
     let mut reregistrations = 0u64;
     while u64::from(round) < rounds {
         let packets = node.submissions(round)?;
-        link.submit(round, &packets)?;
+        let late = link.submit(round, &packets)?;
         match link.collect(round, quiet, stop)? {
             RoundEnd::Done(delivered) => {
                 node.finish_round(round, &delivered)?;
@@ -386,6 +424,11 @@ fn run_device<T: WireInput>(
                     telemetry::send(writer, &ToCoordinator::Pass { device: d, stats })?;
                 }
                 round += 1;
+                if late {
+                    reregistrations += 1;
+                    tracing::warn!("device {d}: round {} closed without it; registering again", round - 1);
+                    round = round.max(link.register(stop)?);
+                }
             }
             RoundEnd::Lost => {
                 reregistrations += 1;

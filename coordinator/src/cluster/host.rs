@@ -86,7 +86,7 @@ impl Host {
                 && from == self.relay
                 && let Ok(p) = wire::decode(&self.buf[..n])
                 && p.source == RELAY_NODE
-                && matches!(p.body, Body::Hello(h) if h.node == HOST_NODE || h.node == RELAY_NODE)
+                && matches!(p.body, Body::Hello(h) if h.node == HOST_NODE)
             {
                 return Ok(());
             }

@@ -5,50 +5,86 @@
 //! # Round contract
 //!
 //! All packets are [`rocknet_core::wire`] packets of the relay's cluster id,
-//! one per UDP datagram, sent to the relay's data port.
+//! one per UDP datagram, sent to the relay's data port. Node 0 is the host
+//! (the coordinator, which opens the rounds); the others are devices. Any
+//! node may be killed and restarted at any time.
 //!
-//! 1. **Registration.** A node `i` (0 = host) sends
-//!    `Hello { node: i, config_hash }` with header source `i` and header
-//!    round [`NO_ROUND`]. The relay records the sender's address for `i`
-//!    (a later Hello moves it) and acks with a Hello from [`RELAY_NODE`],
-//!    round [`NO_ROUND`]. With [`RelayOptions::config_hash`] set, a Hello
-//!    with another hash is refused (counted as `config_mismatch`).
+//! 1. **Registration.** A node `i` sends `Hello { node: i, config_hash }`
+//!    with header source `i` and header round [`NO_ROUND`]. The relay
+//!    records the sender's address for `i` — a later registration moves it,
+//!    so a restarted node simply registers again from its new socket — and
+//!    acks with a Hello `{ node: i }` from [`RELAY_NODE`] (end-of-round
+//!    markers say `node: RELAY_NODE`, so the two cannot be confused) whose
+//!    header round is the node's **first round**: the first round it must submit for, and the first
+//!    that waits for it. That is the open round + 1 if a round is open, else
+//!    the next round to open (last closed + 1, or 0 before any round). So a
+//!    node registering while round `r` is open is not waited for in `r`
+//!    (what it still submits for `r` is flooded), only from `r + 1`; for the
+//!    host, the ack names the lowest round it may open. Deliveries and
+//!    markers of rounds before its first round may still reach a node that
+//!    registered during them; it ignores them. With
+//!    [`RelayOptions::config_hash`] set, a Hello with another hash is refused
+//!    (counted as `config_mismatch`, no ack). Only this Hello registers:
+//!    every other packet counts only from the node's registered address.
 //! 2. **Opening.** Round `r` opens when the host's `Beacon` with header round
-//!    `r` arrives, `r` greater than the last closed round. The beacon is the
+//!    `r` has arrived, `r` greater than the last closed round, and the
+//!    previous round's deliveries have gone out (point 6). The beacon is the
 //!    host's first message of the round.
-//! 3. **Submissions.** Every registered node sends its messages of round `r`
-//!    (any kind but `Hello` and `Delivery`; header round `r`), then an
+//! 3. **Submissions.** A node sends its messages of round `r` (any kind but
+//!    `Hello` and `Delivery`; header round `r`), then an
 //!    **end-of-submissions marker**: a Hello with header round `r`. Packets
 //!    of a round that is not open yet (above the last closed one) are held
 //!    back, in order, until it opens (bounded by
 //!    [`RelayOptions::max_pending`]; overflow counts as `future_round`), so
-//!    a node may submit before the host's beacon reaches the relay.
-//! 4. **Closing.** Round `r` closes as soon as every registered node that is
-//!    up (no `node-down` in force) has sent its marker — or, if some never
-//!    do, [`RelayOptions::round_timeout`] after it opened (counted in
-//!    `timeouts` and marked `timed_out` in the trace: only then can timing
-//!    change the result). A node's packets after its own marker, and packets
-//!    of closed rounds, are dropped as `stale_round`.
+//!    a node may submit before the host's beacon reaches the relay or while
+//!    the previous round's deliveries are still being paced.
+//! 4. **Closing.** Round `r` waits for the marker of every **expected**
+//!    node: registered, up (no `node-down` in force), not silent, and `r` at
+//!    or after the first round of its latest registration. It closes as soon
+//!    as all of them have sent it — or, if some never do,
+//!    [`RelayOptions::round_timeout`] after it opened (counted in `timeouts`
+//!    and marked `timed_out` in the trace: only then can timing change the
+//!    result). The expected nodes whose marker never came are the trace
+//!    line's `missing`, and become **silent**: no later round waits for them,
+//!    so a killed node costs one timeout, not one per round. A silent node
+//!    stays registered — it still gets deliveries and end-of-round markers,
+//!    and what it submits while a round is open is still flooded — and is
+//!    waited for again only once it registers again, from the round its ack
+//!    names. So a node that receives the end-of-round marker of a round at
+//!    or after its first round before it has sent its own marker for that
+//!    round knows the round timed out without it (or it was down) and should
+//!    register again. A node's packets after its own marker, and packets of
+//!    closed rounds, are dropped as `stale_round`.
 //! 5. **Flood.** The round's messages are ordered by originator (ascending),
 //!    each node's in the order it sent them, and
 //!    [`LinkModel::run_round`]`(r, origins)` decides the deliveries. So when
-//!    all nodes follow the contract, the round's messages and results do not
-//!    depend on timing.
-//! 6. **Delivery.** After the round's emulated duration ×
-//!    [`RelayOptions::time_scale`] (0 = at once; pacing never changes
-//!    results), every receiver gets, receivers ascending and messages in
-//!    round order, one `Delivery { slot, hops, inner }` per message the model
-//!    delivered to it (not its own), from [`RELAY_NODE`] with header round
-//!    `r`; then every registered node gets the **end-of-round marker**: a
-//!    Hello from [`RELAY_NODE`] with header round `r`. Nodes submit round
-//!    `r + 1` after it.
+//!    all expected nodes follow the contract and no other node submits, the
+//!    round's messages and results do not depend on timing.
+//! 6. **Delivery.** The round's emulated duration ×
+//!    [`RelayOptions::time_scale`] after it closed (0 = at once; pacing never
+//!    changes results), every receiver gets, receivers ascending and messages
+//!    in round order, one `Delivery { slot, hops, inner }` per message the
+//!    model delivered to it (not its own; `inner` is the originator's packet,
+//!    byte for byte), from [`RELAY_NODE`] with header round `r`; then every
+//!    registered node gets the **end-of-round marker**: a Hello from
+//!    [`RELAY_NODE`] with header round `r`. Pacing is a timer, not a pause:
+//!    control commands, `status` and registrations are served meanwhile. The
+//!    next round opens only after these datagrams went out (its packets,
+//!    beacon included, are held back until then), and its timeout counts
+//!    from its opening, so pacing never eats into it. A delivery the relay
+//!    cannot encode (its envelope would not fit the envelope's length field
+//!    or one UDP datagram, [`MAX_DATAGRAM_LEN`]) is not sent and is counted
+//!    as `unencodable`. At shutdown, deliveries still being paced go out at
+//!    once.
 //!
 //! Malformed, foreign-cluster, stale, oversize ([`RelayOptions::max_packet_len`])
-//! packets are dropped and counted in [`DropCounters`]; packets from node
+//! packets are dropped and counted in
+//! [`DropCounters`](rocknet_core::wire::DropCounters); packets from node
 //! ids outside the topology, from unregistered nodes or from an address
 //! other than the registered one count as `unknown_node`; a beacon from a
-//! device or a `Delivery` sent to the relay as `rejected`. Nothing a peer
-//! sends makes the relay panic or stop.
+//! device, a `Delivery` sent to the relay, or a packet other than a Hello
+//! with header round [`NO_ROUND`] as `rejected`. Nothing a peer sends makes
+//! the relay panic or stop.
 //!
 //! # Faults
 //!
@@ -56,19 +92,24 @@
 //! one gets an error reply) and queued; queued faults are applied, in
 //! arrival order, when the next round opens — never to a round that is
 //! already open — so a fault is in force from the next round. The reply
-//! names it ("the round after r" while round r is open); the trace lists
-//! the fault among that round's `faults_applied`.
+//! names it ("the round after r" while round r is open or being delivered);
+//! the trace lists the fault among that round's `faults_applied`.
 //!
 //! # Trace
 //!
 //! With [`RelayOptions::trace`], one JSON line per round
-//! ([`TraceRound`]), plus one `{"drops": …}` line at shutdown with the
-//! timing-independent counters (drop reasons, `undeliverable`, `rounds`;
-//! datagram totals, send errors and timeouts are only in the `status`
+//! ([`TraceRound`], written when the round closes), plus one
+//! `{"drops": …}` line at shutdown with the timing-independent counters
+//! (drop reasons, `undeliverable`, `unencodable`, `rounds`; datagram totals,
+//! send errors, timeouts and silenced nodes are only in the `status`
 //! reply). `status` writes nothing to the trace, so polling it never changes
 //! the file: the same seed, config and inputs give a byte-identical file.
 
 pub mod control;
+mod counters;
+mod nodes;
+mod status;
+mod trace;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -79,16 +120,21 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use rocknet_core::wire::{
-    self, Body, Delivery, DropCounters, HOST_NODE, Hello, Kind, Packet, RELAY_NODE, WireError,
+    self, Body, Delivery, HOST_NODE, Hello, Kind, Packet, RELAY_NODE, WireError,
 };
 use serde::Serialize;
 use tokio::net::UdpSocket;
 use tokio::time::Instant;
 
-use crate::config::{ConfigError, LinkModel, LinkModelConfig};
-use crate::fault::{Fault, FaultSummary};
+use crate::config::{ConfigError, LinkModel, LinkModelConfig, RoundOutcome};
+use crate::fault::Fault;
+use crate::flood::RoundResult;
 use crate::topology::NodeId;
 use control::{CtlCommand, parse_command};
+pub use counters::RelayCounters;
+use nodes::Registry;
+use trace::kind_name;
+pub use trace::{TraceMessage, TraceRound};
 
 /// Size of the control socket's receive buffer: larger than any UDP
 /// datagram's payload, so a datagram that fills it was truncated.
@@ -113,8 +159,12 @@ pub const STATUS_MAX_PAIRS: usize = 500;
 /// A `status` reply is never longer than this (it must fit one datagram).
 pub const STATUS_MAX_BYTES: usize = 60_000;
 
-/// The header round of a registration Hello (and of the relay's ack): "no
-/// round".
+/// The largest UDP payload over IPv4 (65,535 − 8 − 20 bytes): the relay
+/// sends nothing longer.
+pub const MAX_DATAGRAM_LEN: usize = 65_507;
+
+/// The header round of a registration Hello: "no round". (The relay's ack
+/// carries the node's first round instead.)
 pub const NO_ROUND: u32 = u32::MAX;
 
 /// The relay cannot start or its trace cannot be written.
@@ -177,122 +227,6 @@ impl Default for RelayOptions {
     }
 }
 
-/// What the relay has dropped or refused, beyond the wire's own reasons.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RelayCounters {
-    /// Wire-level drops (decode errors, foreign cluster, stale, oversize…).
-    pub wire: DropCounters,
-    /// Packets from node ids outside the topology, unregistered nodes or
-    /// unregistered addresses.
-    pub unknown_node: u64,
-    /// Hellos with the wrong config hash.
-    pub config_mismatch: u64,
-    /// Packets of a kind the sender may not send (device beacons, deliveries,
-    /// Hellos naming another node), or beyond a round's message limit.
-    pub rejected: u64,
-    /// Deliveries to receivers that never registered.
-    pub undeliverable: u64,
-    /// Datagrams received on the data port.
-    pub received: u64,
-    /// Datagrams sent (deliveries, markers, acks).
-    pub sent: u64,
-    /// Sends that failed.
-    pub send_errors: u64,
-    /// Rounds closed by the timeout.
-    pub timeouts: u64,
-    /// Rounds run.
-    pub rounds: u64,
-}
-
-impl RelayCounters {
-    /// All dropped packets (wire drops + unknown node + config mismatch + rejected).
-    pub fn dropped(&self) -> u64 {
-        self.wire.total() + self.unknown_node + self.config_mismatch + self.rejected
-    }
-
-    /// All counters (the `status` reply).
-    fn to_json(&self) -> serde_json::Value {
-        let mut m = self.trace_json();
-        for (k, v) in [
-            ("received", self.received),
-            ("sent", self.sent),
-            ("send_errors", self.send_errors),
-            ("timeouts", self.timeouts),
-        ] {
-            if let serde_json::Value::Object(m) = &mut m {
-                m.insert(k.to_string(), v.into());
-            }
-        }
-        m
-    }
-
-    /// The counters that do not depend on timing (for the trace): no
-    /// datagram totals, send errors or timeouts (timed-out rounds are
-    /// flagged on their own trace lines).
-    fn trace_json(&self) -> serde_json::Value {
-        let mut m = serde_json::Map::new();
-        for (reason, n) in self.wire.iter() {
-            m.insert(reason.name().to_string(), n.into());
-        }
-        for (k, v) in [
-            ("unknown_node", self.unknown_node),
-            ("config_mismatch", self.config_mismatch),
-            ("rejected", self.rejected),
-            ("undeliverable", self.undeliverable),
-            ("rounds", self.rounds),
-        ] {
-            m.insert(k.to_string(), v.into());
-        }
-        serde_json::Value::Object(m)
-    }
-}
-
-/// One message of a round in the trace.
-#[derive(Debug, Clone, Serialize)]
-pub struct TraceMessage {
-    /// Originating node.
-    pub origin: NodeId,
-    /// Packet kind (`beacon`, `sample`, …).
-    pub kind: &'static str,
-    /// Encoded length in bytes.
-    pub len: usize,
-    /// Receivers (not the originator): `[node, slot, hop]`, ascending.
-    pub to: Vec<[u32; 3]>,
-}
-
-/// One line of the trace: a round.
-#[derive(Debug, Clone, Serialize)]
-pub struct TraceRound {
-    /// Round number.
-    pub round: u64,
-    /// Emulated duration, µs.
-    pub duration_us: u64,
-    /// Slots up to the last transmission.
-    pub slots_used: u32,
-    /// Whether the round closed by timeout.
-    pub timed_out: bool,
-    /// Messages in round order.
-    pub messages: Vec<TraceMessage>,
-    /// Per node: `[radio-on, tx, rx, receptions]` slots.
-    pub radio: Vec<[u32; 4]>,
-    /// Faults applied before this round (live, then scheduled).
-    pub faults_applied: Vec<Fault>,
-    /// Faults in force during this round.
-    pub faults: FaultSummary,
-}
-
-fn kind_name(k: Kind) -> &'static str {
-    match k {
-        Kind::Beacon => "beacon",
-        Kind::Sample => "sample",
-        Kind::PartialLogits => "partial_logits",
-        Kind::Absent => "absent",
-        Kind::Hello => "hello",
-        Kind::Delivery => "delivery",
-        Kind::Fragment => "fragment",
-    }
-}
-
 #[derive(Debug, Clone)]
 struct Submission {
     origin: NodeId,
@@ -315,6 +249,15 @@ struct OpenRound {
     deadline: Instant,
 }
 
+/// A closed round's datagrams (deliveries, then end-of-round markers),
+/// waiting for their pacing time.
+#[derive(Debug)]
+struct Outbox {
+    round: u32,
+    due: Instant,
+    datagrams: Vec<(SocketAddr, Vec<u8>)>,
+}
+
 /// The relay: sockets and state. Build with [`Relay::bind`], run with
 /// [`Relay::run`].
 pub struct Relay {
@@ -327,10 +270,13 @@ struct State {
     model: LinkModel,
     nodes: usize,
     opts: RelayOptions,
-    addrs: Vec<Option<SocketAddr>>,
+    registry: Registry,
     counters: RelayCounters,
     open: Option<OpenRound>,
     last_closed: Option<u32>,
+    /// The last closed round's datagrams until they are sent; while set, no
+    /// round opens.
+    outbox: Option<Outbox>,
     pending: BTreeMap<u32, Vec<Item>>,
     pending_len: usize,
     live: Vec<Fault>,
@@ -356,7 +302,8 @@ enum Event {
     Shutdown,
     Data(usize, SocketAddr),
     Control(usize, SocketAddr),
-    Timeout,
+    /// A round deadline or a pacing time has come.
+    Wake,
     RecvError(std::io::Error),
 }
 
@@ -415,8 +362,9 @@ impl Relay {
             .map_err(io_err("control socket address"))
     }
 
-    /// Serves until `shutdown` completes, then writes the final drop counters
-    /// to the trace and returns the counters.
+    /// Serves until `shutdown` completes, then sends any deliveries still
+    /// being paced, writes the final drop counters to the trace and returns
+    /// the counters.
     pub async fn run(
         mut self,
         shutdown: impl Future<Output = ()>,
@@ -425,7 +373,7 @@ impl Relay {
         let mut buf = vec![0u8; 65_536];
         let mut cbuf = vec![0u8; CONTROL_BUF_LEN];
         loop {
-            let d = self.st.open.as_ref().map(|o| o.deadline);
+            self.run_due().await;
             let ev = tokio::select! {
                 biased;
                 _ = &mut shutdown => Event::Shutdown,
@@ -437,13 +385,14 @@ impl Relay {
                     Ok((n, a)) => Event::Data(n, a),
                     Err(e) => Event::RecvError(e),
                 },
-                _ = deadline(d) => Event::Timeout,
+                _ = deadline(self.st.next_wake()) => Event::Wake,
             };
             match ev {
                 Event::Shutdown => break,
                 Event::Data(n, a) => {
-                    let sends = self.st.on_data(&buf[..n], a);
-                    self.flush(sends).await;
+                    if let Some((to, ack)) = self.st.on_data(&buf[..n], a) {
+                        self.send(to, &ack).await;
+                    }
                 }
                 Event::Control(n, a) => {
                     let reply = match control_datagram(&cbuf, n) {
@@ -454,48 +403,56 @@ impl Relay {
                         self.st.counters.send_errors += 1;
                     }
                 }
-                Event::Timeout => {
-                    self.st.counters.timeouts += 1;
-                    let sends = self.st.close_round(true);
-                    self.flush(sends).await;
-                }
+                // Handled by `run_due` at the top of the loop.
+                Event::Wake => {}
                 Event::RecvError(e) => {
                     // E.g. ICMP errors reported on the socket: keep serving.
                     tracing::debug!("recv error: {e}");
                 }
             }
         }
-        self.st.write_drops()?;
-        if let Some(t) = &mut self.st.trace {
-            t.flush().map_err(io_err("flushing the trace"))?;
+        // The round was decided: its nodes are owed its outcome.
+        if let Some(o) = self.st.outbox.take() {
+            self.send_all(&o.datagrams).await;
         }
+        self.st.write_drops()?;
         Ok(self.st.counters.clone())
     }
 
-    /// Sends the outcome of zero or more closed rounds, paced.
-    async fn flush(&mut self, batches: Vec<Batch>) {
-        for b in batches {
-            if self.st.opts.time_scale > 0.0 && b.duration_us > 0 {
-                let wall = b.duration_us as f64 * self.st.opts.time_scale;
-                tokio::time::sleep(Duration::from_nanos((wall * 1000.0) as u64)).await;
-            }
-            for (addr, bytes) in &b.datagrams {
-                match self.data.send_to(bytes, *addr).await {
-                    Ok(_) => self.st.counters.sent += 1,
-                    Err(e) => {
-                        tracing::debug!("send to {addr}: {e}");
-                        self.st.counters.send_errors += 1;
-                    }
-                }
+    /// Runs whatever is due: closes a round whose deadline passed, sends a
+    /// closed round's datagrams once their pacing time has come (which may
+    /// open, and with time scale 0 close, the next round), until nothing is
+    /// due. Checked on every loop turn, so a busy data socket cannot starve
+    /// timeouts or deliveries.
+    async fn run_due(&mut self) {
+        loop {
+            let now = Instant::now();
+            if let Some(o) = self.st.outbox.take_if(|o| o.due <= now) {
+                self.send_all(&o.datagrams).await;
+                self.st.delivered();
+            } else if self.st.open.as_ref().is_some_and(|o| o.deadline <= now) {
+                self.st.close_round(true);
+            } else {
+                return;
             }
         }
     }
-}
 
-/// Datagrams to send after a round's emulated duration (or at once).
-struct Batch {
-    duration_us: u64,
-    datagrams: Vec<(SocketAddr, Vec<u8>)>,
+    async fn send_all(&mut self, datagrams: &[(SocketAddr, Vec<u8>)]) {
+        for (addr, bytes) in datagrams {
+            self.send(*addr, bytes).await;
+        }
+    }
+
+    async fn send(&mut self, addr: SocketAddr, bytes: &[u8]) {
+        match self.data.send_to(bytes, addr).await {
+            Ok(_) => self.st.counters.sent += 1,
+            Err(e) => {
+                tracing::debug!("send to {addr}: {e}");
+                self.st.counters.send_errors += 1;
+            }
+        }
+    }
 }
 
 impl State {
@@ -505,10 +462,11 @@ impl State {
             model,
             nodes,
             opts,
-            addrs: vec![None; nodes],
+            registry: Registry::new(nodes),
             counters: RelayCounters::default(),
             open: None,
             last_closed: None,
+            outbox: None,
             pending: BTreeMap::new(),
             pending_len: 0,
             live: Vec::new(),
@@ -518,6 +476,19 @@ impl State {
         }
     }
 
+    /// When the event loop must wake up without a datagram: the open round's
+    /// deadline or the outbox's pacing time (never both: no round opens
+    /// while the outbox is full).
+    fn next_wake(&self) -> Option<Instant> {
+        match (&self.open, &self.outbox) {
+            (_, Some(o)) => Some(o.due),
+            (Some(o), None) => Some(o.deadline),
+            (None, None) => None,
+        }
+    }
+
+    /// Encodes a relay datagram; `None` (counted as `unencodable`) if it
+    /// cannot be encoded or would not fit one UDP datagram.
     fn encode(&mut self, round: u32, body: Body<'_>) -> Option<Vec<u8>> {
         let p = Packet {
             cluster: self.opts.cluster,
@@ -525,96 +496,146 @@ impl State {
             round,
             body,
         };
-        p.to_vec().ok()
+        // Checked first so that an oversize envelope is never allocated.
+        let bytes = if p.encoded_len() <= MAX_DATAGRAM_LEN {
+            p.to_vec().ok()
+        } else {
+            None
+        };
+        if bytes.is_none() {
+            self.counters.unencodable += 1;
+        }
+        bytes
     }
 
-    fn marker(&mut self, round: u32) -> Option<Vec<u8>> {
+    /// A Hello from the relay with header round `round`: an end-of-round
+    /// marker (`about` = [`RELAY_NODE`]) or the ack of node `about`'s
+    /// registration (naming its first round) — the body's node tells them
+    /// apart.
+    fn marker_about(&mut self, round: u32, about: u16) -> Option<Vec<u8>> {
         let config_hash = self.opts.config_hash.unwrap_or(0);
         self.encode(
             round,
             Body::Hello(Hello {
-                node: RELAY_NODE,
+                node: about,
                 config_hash,
             }),
         )
+    }
+
+    /// The end-of-round marker of `round`.
+    fn marker(&mut self, round: u32) -> Option<Vec<u8>> {
+        self.marker_about(round, RELAY_NODE)
     }
 
     fn drop_wire(&mut self, e: &WireError) {
         self.counters.wire.record(e);
     }
 
-    fn on_data(&mut self, bytes: &[u8], from: SocketAddr) -> Vec<Batch> {
+    /// The next round to open: last closed + 1, or 0 before any.
+    fn next_round(&self) -> u32 {
+        self.last_closed.map_or(0, |c| c.saturating_add(1))
+    }
+
+    /// Whether round `round` waits for `node`'s end marker (contract point 4).
+    fn is_expected(&self, node: NodeId, round: u32) -> bool {
+        self.registry
+            .expected(node, round, self.model.faults().is_up(node))
+    }
+
+    /// The open round's expected nodes whose marker has not arrived.
+    fn waiting_for(&self) -> Vec<NodeId> {
+        let Some(o) = &self.open else {
+            return Vec::new();
+        };
+        (0..self.nodes)
+            .filter(|&i| !o.done[i] && self.is_expected(i, o.round))
+            .collect()
+    }
+
+    /// Handles one datagram on the data port; returns the registration ack
+    /// to send, if any. Everything else it causes goes through the outbox.
+    fn on_data(&mut self, bytes: &[u8], from: SocketAddr) -> Option<(SocketAddr, Vec<u8>)> {
         self.counters.received += 1;
         if bytes.len() > self.opts.max_packet_len {
             self.drop_wire(&WireError::TooLarge);
-            return Vec::new();
+            return None;
         }
         let p = match wire::decode(bytes) {
             Ok(p) => p,
             Err(e) => {
                 self.drop_wire(&e);
-                return Vec::new();
+                return None;
             }
         };
         if let Err(e) = p.check_cluster(self.opts.cluster) {
             self.drop_wire(&e);
-            return Vec::new();
+            return None;
         }
         let src = usize::from(p.source);
         if src >= self.nodes {
             self.counters.unknown_node += 1;
-            return Vec::new();
+            return None;
         }
-        let mut out = Vec::new();
         let item = match p.body {
             Body::Hello(h) => {
                 if usize::from(h.node) != src {
                     self.counters.rejected += 1;
-                    return out;
+                    return None;
                 }
                 if self.opts.config_hash.is_some_and(|c| c != h.config_hash) {
                     self.counters.config_mismatch += 1;
-                    return out;
+                    return None;
                 }
-                self.addrs[src] = Some(from);
                 if p.round == NO_ROUND {
-                    if let Some(ack) = self.marker(NO_ROUND) {
-                        out.push(Batch {
-                            duration_us: 0,
-                            datagrams: vec![(from, ack)],
-                        });
-                    }
-                    return out;
+                    return self.register(src, from);
                 }
                 Item::Done(src)
             }
             Body::Delivery(_) => {
                 self.counters.rejected += 1;
-                return out;
+                return None;
             }
             Body::Beacon(_) if p.source != HOST_NODE => {
                 self.counters.rejected += 1;
-                return out;
+                return None;
             }
-            body => {
-                if self.addrs[src] != Some(from) {
-                    self.counters.unknown_node += 1;
-                    return out;
-                }
-                Item::Msg(Submission {
-                    origin: src,
-                    kind: body.kind(),
-                    bytes: bytes.to_vec(),
-                })
+            // NO_ROUND is not a round: only registrations carry it.
+            _ if p.round == NO_ROUND => {
+                self.counters.rejected += 1;
+                return None;
             }
+            body => Item::Msg(Submission {
+                origin: src,
+                kind: body.kind(),
+                bytes: bytes.to_vec(),
+            }),
         };
+        if !self.registry.is_from(src, from) {
+            self.counters.unknown_node += 1;
+            return None;
+        }
         let is_beacon = matches!(&item, Item::Msg(s) if s.kind == Kind::Beacon);
         self.place(p.round, item);
-        if is_beacon && self.open.is_none() {
+        if is_beacon {
             self.try_open();
         }
-        self.close_if_complete(&mut out);
-        out
+        self.close_if_complete();
+        None
+    }
+
+    /// Registers `node` at `from` (contract point 1) and returns its ack.
+    fn register(&mut self, node: NodeId, from: SocketAddr) -> Option<(SocketAddr, Vec<u8>)> {
+        let first = match &self.open {
+            Some(o) => o.round.saturating_add(1),
+            None => self.next_round(),
+        };
+        self.registry.register(node, from, first);
+        // The open round may have been waiting only for this node's
+        // previous incarnation, which it no longer does.
+        self.close_if_complete();
+        // Node ids are below MAX_NODES < u16::MAX (checked at registration).
+        self.marker_about(first, node as u16).map(|ack| (from, ack))
     }
 
     fn stale(&mut self, expected: u32, found: u32) {
@@ -623,7 +644,7 @@ impl State {
 
     /// Puts an item into the open round, the held-back set, or the bin.
     fn place(&mut self, round: u32, item: Item) {
-        let next = self.last_closed.map_or(0, |c| c.saturating_add(1));
+        let next = self.next_round();
         if let Some(o) = &mut self.open {
             if round == o.round {
                 match item {
@@ -659,8 +680,12 @@ impl State {
         self.pending.entry(round).or_default().push(item);
     }
 
-    /// Opens the lowest held-back round that has a host beacon.
+    /// Opens the lowest held-back round that has a host beacon, unless a
+    /// round is open or the last one's datagrams have not gone out yet.
     fn try_open(&mut self) {
+        if self.open.is_some() || self.outbox.is_some() {
+            return;
+        }
         let Some(r) = self
             .pending
             .iter()
@@ -703,25 +728,42 @@ impl State {
         }
     }
 
-    fn close_if_complete(&mut self, out: &mut Vec<Batch>) {
-        while let Some(o) = &self.open {
-            let faults = self.model.faults();
-            let complete =
-                (0..self.nodes).all(|i| o.done[i] || self.addrs[i].is_none() || !faults.is_up(i));
-            if !complete {
-                return;
-            }
-            out.extend(self.close_round(false));
+    /// The last closed round's datagrams went out: the next round may open
+    /// (and, if everything it waits for was held back, close).
+    fn delivered(&mut self) {
+        self.try_open();
+        self.close_if_complete();
+    }
+
+    fn close_if_complete(&mut self) {
+        let Some(o) = &self.open else {
+            return;
+        };
+        let complete = (0..self.nodes).all(|i| o.done[i] || !self.is_expected(i, o.round));
+        if complete {
+            self.close_round(false);
         }
     }
 
-    /// Runs the open round through the model; returns its datagrams (and
-    /// those of any held-back round that then opens and completes).
-    fn close_round(&mut self, timed_out: bool) -> Vec<Batch> {
+    /// Runs the open round through the model, writes its trace line and
+    /// fills the outbox with its deliveries and end-of-round markers, due
+    /// after its paced duration. On a timeout, the expected nodes that did
+    /// not send their marker become silent.
+    fn close_round(&mut self, timed_out: bool) {
         let Some(mut o) = self.open.take() else {
-            return Vec::new();
+            return;
         };
         self.last_closed = Some(o.round);
+        let missing: Vec<NodeId> = (0..self.nodes)
+            .filter(|&i| !o.done[i] && self.is_expected(i, o.round))
+            .collect();
+        if timed_out {
+            self.counters.timeouts += 1;
+        }
+        for &i in &missing {
+            self.registry.silence(i);
+            self.counters.silenced += 1;
+        }
         o.msgs.sort_by_key(|s| s.origin);
         // Each message floods as its encoded length (fragmented as needed).
         let messages: Vec<crate::flood::Message> = o
@@ -729,83 +771,114 @@ impl State {
             .iter()
             .map(|s| crate::flood::Message::new(s.origin, s.bytes.len()))
             .collect();
-        let mut out = Vec::new();
+        let mut datagrams = Vec::new();
+        let mut duration_us = 0;
         match self.model.run_round(u64::from(o.round), &messages) {
             Ok(outcome) => {
                 self.counters.rounds += 1;
-                let res = &outcome.result;
-                let n = self.nodes;
-                let mut messages = Vec::with_capacity(o.msgs.len());
-                for (m, s) in o.msgs.iter().enumerate() {
-                    let to: Vec<[u32; 3]> = (0..n)
-                        .filter(|&r| r != s.origin)
-                        .filter_map(|r| res.delivery(m, r).map(|d| [r as u32, d.slot, d.hop]))
-                        .collect();
-                    for t in &to {
-                        self.pair_counts[s.origin * n + t[0] as usize] += 1;
-                    }
-                    messages.push(TraceMessage {
-                        origin: s.origin,
-                        kind: kind_name(s.kind),
-                        len: s.bytes.len(),
-                        to,
-                    });
-                }
-                let mut faults_applied = std::mem::take(&mut self.live);
-                faults_applied.extend(outcome.faults_applied.iter().cloned());
-                let line = TraceRound {
-                    round: u64::from(o.round),
-                    duration_us: res.duration().0,
-                    slots_used: res.slots_used,
-                    timed_out,
-                    messages,
-                    radio: res
-                        .radio
-                        .iter()
-                        .map(|r| [r.on_slots(), r.tx_slots, r.rx_slots, r.receptions])
-                        .collect(),
-                    faults_applied,
-                    faults: self.model.faults().summary(),
-                };
-                self.write_trace(&line);
-                let mut datagrams = Vec::new();
-                for r in 0..n {
-                    for (m, s) in o.msgs.iter().enumerate() {
-                        if r == s.origin {
-                            continue;
-                        }
-                        let Some(d) = res.delivery(m, r) else {
-                            continue;
-                        };
-                        let Some(addr) = self.addrs[r] else {
-                            self.counters.undeliverable += 1;
-                            continue;
-                        };
-                        let body = Body::Delivery(Delivery {
-                            slot: u16::try_from(d.slot).unwrap_or(u16::MAX),
-                            hops: u8::try_from(d.hop).unwrap_or(u8::MAX),
-                            inner: &s.bytes,
-                        });
-                        if let Some(b) = self.encode(o.round, body) {
-                            datagrams.push((addr, b));
-                        }
-                    }
-                }
-                if let Some(marker) = self.marker(o.round) {
-                    for a in self.addrs.iter().flatten() {
-                        datagrams.push((*a, marker.clone()));
-                    }
-                }
-                out.push(Batch {
-                    duration_us: res.duration().0,
-                    datagrams,
-                });
+                duration_us = outcome.result.duration().0;
+                self.trace_round(&o, &outcome, timed_out, missing);
+                datagrams = self.deliveries(&o, &outcome.result);
             }
             Err(e) => tracing::warn!("round {}: {e}", o.round),
         }
-        self.try_open();
-        self.close_if_complete(&mut out);
-        out
+        // Even if the model failed, every registered node learns the round
+        // is over, so nobody waits for it forever.
+        if let Some(marker) = self.marker(o.round) {
+            let addrs: Vec<SocketAddr> = self.registry.addrs().collect();
+            datagrams.extend(addrs.into_iter().map(|a| (a, marker.clone())));
+        }
+        self.outbox = Some(Outbox {
+            round: o.round,
+            due: self.paced(duration_us),
+            datagrams,
+        });
+    }
+
+    /// When a round of `duration_us` emulated µs that closes now is
+    /// delivered: now + duration × time scale.
+    fn paced(&self, duration_us: u64) -> Instant {
+        let now = Instant::now();
+        // `as` saturates; a pacing beyond the clock's range is "a year".
+        let nanos = (duration_us as f64 * self.opts.time_scale * 1000.0) as u64;
+        now.checked_add(Duration::from_nanos(nanos))
+            .unwrap_or(now + Duration::from_secs(365 * 86_400))
+    }
+
+    /// Writes the trace line of a closed round and counts its deliveries
+    /// per (origin, receiver) pair.
+    fn trace_round(
+        &mut self,
+        o: &OpenRound,
+        outcome: &RoundOutcome,
+        timed_out: bool,
+        missing: Vec<NodeId>,
+    ) {
+        let res = &outcome.result;
+        let n = self.nodes;
+        let mut messages = Vec::with_capacity(o.msgs.len());
+        for (m, s) in o.msgs.iter().enumerate() {
+            let to: Vec<[u32; 3]> = (0..n)
+                .filter(|&r| r != s.origin)
+                .filter_map(|r| res.delivery(m, r).map(|d| [r as u32, d.slot, d.hop]))
+                .collect();
+            for t in &to {
+                self.pair_counts[s.origin * n + t[0] as usize] += 1;
+            }
+            messages.push(TraceMessage {
+                origin: s.origin,
+                kind: kind_name(s.kind),
+                len: s.bytes.len(),
+                to,
+            });
+        }
+        let mut faults_applied = std::mem::take(&mut self.live);
+        faults_applied.extend(outcome.faults_applied.iter().cloned());
+        let line = TraceRound {
+            round: u64::from(o.round),
+            duration_us: res.duration().0,
+            slots_used: res.slots_used,
+            timed_out,
+            missing,
+            messages,
+            radio: res
+                .radio
+                .iter()
+                .map(|r| [r.on_slots(), r.tx_slots, r.rx_slots, r.receptions])
+                .collect(),
+            faults_applied,
+            faults: self.model.faults().summary(),
+        };
+        self.write_trace(&line);
+    }
+
+    /// The round's delivery envelopes: receivers ascending, messages in
+    /// round order.
+    fn deliveries(&mut self, o: &OpenRound, res: &RoundResult) -> Vec<(SocketAddr, Vec<u8>)> {
+        let mut datagrams = Vec::new();
+        for r in 0..self.nodes {
+            for (m, s) in o.msgs.iter().enumerate() {
+                if r == s.origin {
+                    continue;
+                }
+                let Some(d) = res.delivery(m, r) else {
+                    continue;
+                };
+                let Some(addr) = self.registry.addr(r) else {
+                    self.counters.undeliverable += 1;
+                    continue;
+                };
+                let body = Body::Delivery(Delivery {
+                    slot: u16::try_from(d.slot).unwrap_or(u16::MAX),
+                    hops: u8::try_from(d.hop).unwrap_or(u8::MAX),
+                    inner: &s.bytes,
+                });
+                if let Some(b) = self.encode(o.round, body) {
+                    datagrams.push((addr, b));
+                }
+            }
+        }
+        datagrams
     }
 
     fn write_trace<T: Serialize>(&mut self, line: &T) {
@@ -849,116 +922,7 @@ impl State {
             }
         }
     }
-
-    /// The `status` reply. It always fits one UDP datagram
-    /// ([`STATUS_MAX_BYTES`]): `deliveries` lists at most
-    /// [`STATUS_MAX_PAIRS`] `[from, to, count]` pairs, most deliveries first
-    /// (`deliveries_pairs` is the full number, `deliveries_truncated` says
-    /// whether some were left out); if the reply is still too long, the
-    /// fault and registration lists are replaced by their lengths
-    /// (`lists_truncated`).
-    fn status(&self) -> serde_json::Value {
-        let n = self.nodes;
-        let topo = self.model.topology();
-        let mut pairs: Vec<[u64; 3]> = (0..n * n)
-            .filter(|&k| self.pair_counts[k] > 0)
-            .map(|k| [(k / n) as u64, (k % n) as u64, self.pair_counts[k]])
-            .collect();
-        let total_pairs = pairs.len();
-        let truncated = total_pairs > STATUS_MAX_PAIRS;
-        if truncated {
-            pairs.sort_by(|a, b| b[2].cmp(&a[2]).then(a.cmp(b)));
-            pairs.truncate(STATUS_MAX_PAIRS);
-            pairs.sort();
-        }
-        let mut v = serde_json::json!({
-            "topology": {
-                "nodes": n,
-                "diameter": topo.diameter(),
-                "mode": format!("{:?}", self.model.params().mode),
-                "slots": self.model.params().slots,
-                "slot_us": self.model.params().slot_length.0,
-            },
-            "registered": (0..n).filter(|&i| self.addrs[i].is_some()).collect::<Vec<_>>(),
-            "open_round": self.open.as_ref().map(|o| o.round),
-            "last_closed": self.last_closed,
-            "faults": self.model.faults().summary(),
-            "deliveries": pairs,
-            "deliveries_pairs": total_pairs,
-            "deliveries_truncated": truncated,
-            "lists_truncated": false,
-            "drops": self.counters.to_json(),
-        });
-        if v.to_string().len() > STATUS_MAX_BYTES {
-            let f = self.model.faults().summary();
-            v["faults"] = serde_json::json!({
-                "nodes_down": f.nodes_down.len(),
-                "links_down": f.links_down.len(),
-                "partition": f.partition.is_some(),
-                "prr": f.prr.len(),
-            });
-            v["registered"] = self.addrs.iter().flatten().count().into();
-            v["lists_truncated"] = true.into();
-        }
-        v
-    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn status_fits_a_datagram_on_a_200_device_line() {
-        let cfg: LinkModelConfig =
-            toml::from_str("[topology]\nkind = \"line\"\ndevices = 200\nprr = 0.9\n").unwrap();
-        let mut st = State::new(cfg.build().unwrap(), RelayOptions::default(), None);
-        let n = st.nodes;
-        assert_eq!(n, 201);
-        let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
-        st.addrs = vec![Some(addr); n];
-        // Every ordered pair has deliveries; pair (k / n, k % n) got k + 1.
-        for (k, c) in st.pair_counts.iter_mut().enumerate() {
-            *c = k as u64 + 1;
-        }
-        let v = st.status();
-        let text = v.to_string();
-        assert!(text.len() <= STATUS_MAX_BYTES, "{} bytes", text.len());
-        assert_eq!(v["deliveries_truncated"], true);
-        assert_eq!(v["deliveries_pairs"], n * n);
-        let d = v["deliveries"].as_array().unwrap();
-        assert_eq!(d.len(), STATUS_MAX_PAIRS);
-        // The largest counts are kept: the last 500 pairs.
-        let min = d.iter().map(|p| p[2].as_u64().unwrap()).min().unwrap();
-        assert_eq!(min, (n * n - STATUS_MAX_PAIRS) as u64 + 1);
-        // With a partition of every node in force it still fits.
-        let links = format!(
-            "partition {}",
-            (0..n).map(|i| i.to_string()).collect::<Vec<_>>().join(" ")
-        );
-        assert!(st.on_control(links.as_bytes()).starts_with("ok"));
-        let text = st.status().to_string();
-        assert!(text.len() <= STATUS_MAX_BYTES, "{} bytes", text.len());
-        // Small topologies are not truncated.
-        let cfg: LinkModelConfig =
-            toml::from_str("[topology]\nkind = \"line\"\ndevices = 3\nprr = 0.9\n").unwrap();
-        let mut st = State::new(cfg.build().unwrap(), RelayOptions::default(), None);
-        st.pair_counts[1] = 4;
-        let v = st.status();
-        assert_eq!(v["deliveries_truncated"], false);
-        assert_eq!(v["lists_truncated"], false);
-        assert_eq!(v["deliveries"], serde_json::json!([[0, 1, 4]]));
-    }
-
-    #[test]
-    fn a_control_datagram_that_fills_the_buffer_is_refused() {
-        let buf = vec![b' '; CONTROL_BUF_LEN];
-        assert_eq!(control_datagram(&buf, 10).unwrap().len(), 10);
-        assert_eq!(
-            control_datagram(&buf, CONTROL_BUF_LEN - 1).unwrap().len(),
-            CONTROL_BUF_LEN - 1
-        );
-        let e = control_datagram(&buf, CONTROL_BUF_LEN).unwrap_err();
-        assert!(e.starts_with("error:") && e.contains("truncated"), "{e}");
-    }
-}
+mod tests;
