@@ -10,13 +10,13 @@
 //! [`scale`] renders a sweep over cluster sizes.
 
 pub use rocknet_node::{config, experiment};
+pub mod cluster;
 pub mod cost;
 pub mod energy;
 pub mod plots;
 pub mod render;
 pub mod report;
 pub mod run_report;
-pub mod cluster;
 pub mod scale;
 pub mod summary;
 #[cfg(test)]

@@ -292,13 +292,7 @@ fn prepare_cluster(
 
 fn run_cmd(args: &RunArgs) -> Result<()> {
     let (exp, net) = prepare_cluster(&args.config, args.epochs, args.seed)?;
-    run_and_print(
-        &exp,
-        &net,
-        cluster::Deployment::Local,
-        &args.out,
-        args.json,
-    )
+    run_and_print(&exp, &net, cluster::Deployment::Local, &args.out, args.json)
 }
 
 fn scale_cmd(args: &ScaleArgs) -> Result<()> {
@@ -317,20 +311,14 @@ fn scale_cmd(args: &ScaleArgs) -> Result<()> {
         ProgressStyle::with_template("{bar:30} {msg} round {pos}/{len} [{elapsed_precise}]")
             .expect("static template"),
     );
-    let runs = cluster::sweep::run_sizes(
-        &exp,
-        &net,
-        &args.devices,
-        &dir,
-        interrupted,
-        &mut |n, p| {
+    let runs =
+        cluster::sweep::run_sizes(&exp, &net, &args.devices, &dir, interrupted, &mut |n, p| {
             if bar.length() != Some(p.rounds) {
                 bar.set_length(p.rounds);
                 bar.set_message(format!("{n} device(s)"));
             }
             bar.set_position(p.round);
-        },
-    )?;
+        })?;
     bar.finish_and_clear();
     let rows: Vec<ScaleRow> = runs.iter().map(|(r, _)| ScaleRow::from_report(r)).collect();
     render_scale(&rows, &dir)?;
@@ -407,7 +395,7 @@ fn run_and_print(
             bar.set_length(p.rounds);
         }
         bar.set_position(p.round);
-        if p.round % 50 == 0 || p.round == p.rounds {
+        if p.round.is_multiple_of(50) || p.round == p.rounds {
             bar.set_message(format!(
                 "epoch {} acc {} | {:.0} rounds/s | emulated {:.0} s",
                 p.epoch,

@@ -93,7 +93,8 @@ fn headline(s: &mut String, r: &RunReport) {
     let _ = writeln!(
         s,
         "| weights hash | {} |",
-        r.weights_hash.as_ref()
+        r.weights_hash
+            .as_ref()
             .map(|h| format!("`{h}`"))
             .unwrap_or_else(|| "not every device reported its weights".into())
     );

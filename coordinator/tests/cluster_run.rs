@@ -150,7 +150,10 @@ fn bad_cluster_configs_fail_before_anything_starts() {
         .replace("GunPoint_TEST.ts", "NoSuch_TEST.ts");
     std::fs::write(&cfg, text).unwrap();
     let e = run_err(&cfg, &out);
-    assert!(e.contains("dataset.test") && e.contains("NoSuch_TEST.ts"), "{e}");
+    assert!(
+        e.contains("dataset.test") && e.contains("NoSuch_TEST.ts"),
+        "{e}"
+    );
 
     // Zero epochs.
     let cfg = config(dir.path(), "", &net);

@@ -8,9 +8,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
 use crate::config::LinkModelConfig;
 use crate::relay::{Relay, RelayOptions};
+use anyhow::{Context, Result};
 
 /// The relay's flags.
 #[derive(clap::Args, Debug, Clone)]

@@ -7,11 +7,11 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use rocknet_linkmodel::config::LinkModelConfig;
 use rocknet_core::classifier::PartialLogits;
 use rocknet_core::wire::{
     self, Body, Fragmenter, Kind, LogitsBody, MAX_FRAME_802154, Reassembler, Sample, SampleValues,
 };
+use rocknet_linkmodel::config::LinkModelConfig;
 use rocknet_linkmodel::fault::Fault;
 use rocknet_linkmodel::relay::{MAX_DATAGRAM_LEN, RelayOptions};
 
@@ -521,10 +521,9 @@ async fn an_envelope_too_large_for_a_datagram_is_counted_and_the_rest_delivered(
         ..RelayOptions::default()
     };
     // Enough slots for a 656-fragment message to get through the flood.
-    let cfg: LinkModelConfig = toml::from_str(
-        "seed = 61\nslots_per_round = 20000\n[topology]\nkind = \"testbed20\"\n",
-    )
-    .unwrap();
+    let cfg: LinkModelConfig =
+        toml::from_str("seed = 61\nslots_per_round = 20000\n[topology]\nkind = \"testbed20\"\n")
+            .unwrap();
     let c = Cluster::start_config(&cfg, opts, NODES).await;
     let mut model = cfg.build().unwrap();
     // A 65,505-byte sample: it fits a datagram, its envelope (+21) does not.

@@ -426,7 +426,10 @@ fn run_device<T: WireInput>(
                 round += 1;
                 if late {
                     reregistrations += 1;
-                    tracing::warn!("device {d}: round {} closed without it; registering again", round - 1);
+                    tracing::warn!(
+                        "device {d}: round {} closed without it; registering again",
+                        round - 1
+                    );
                     round = round.max(link.register(stop)?);
                 }
             }

@@ -78,10 +78,13 @@ fn nodes(exp: &Experiment, policy: MissingPolicy) -> Vec<DeviceNode<f32>> {
 
 /// Runs every round; `radio(round, receiver, packets)` turns the round's
 /// submissions (origin, bytes) into what `receiver` gets.
-fn run(
-    nodes: &mut [DeviceNode<f32>],
-    radio: &mut dyn FnMut(u32, usize, &[(usize, Vec<u8>)]) -> Vec<Vec<u8>>,
-) -> Vec<Vec<PassStats>> {
+/// A round's submissions: (originating device, encoded packet).
+type Submissions = [(usize, Vec<u8>)];
+
+/// The in-memory radio: (round, receiver, submissions) → what it receives.
+type Radio<'a> = dyn FnMut(u32, usize, &Submissions) -> Vec<Vec<u8>> + 'a;
+
+fn run(nodes: &mut [DeviceNode<f32>], radio: &mut Radio<'_>) -> Vec<Vec<PassStats>> {
     let mut passes = vec![Vec::new(); nodes.len()];
     let rounds = nodes[0].rounds();
     for r in 0..rounds as u32 {

@@ -42,7 +42,11 @@ impl Host {
         n_devices: usize,
         n_classes: usize,
     ) -> Result<Self> {
-        let bind = if relay.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
+        let bind = if relay.is_ipv4() {
+            "0.0.0.0:0"
+        } else {
+            "[::]:0"
+        };
         let sock = UdpSocket::bind(bind).context("binding the host's UDP socket")?;
         Ok(Self {
             sock,
@@ -78,7 +82,8 @@ impl Host {
     /// Registers with the relay (retrying until `timeout`).
     pub fn register(&mut self, timeout: Duration) -> Result<()> {
         let hello = self.hello(NO_ROUND)?;
-        self.sock.set_read_timeout(Some(Duration::from_millis(200)))?;
+        self.sock
+            .set_read_timeout(Some(Duration::from_millis(200)))?;
         let start = Instant::now();
         while start.elapsed() < timeout {
             let _ = self.sock.send_to(&hello, self.relay);
@@ -91,7 +96,10 @@ impl Host {
                 return Ok(());
             }
         }
-        bail!("the relay at {} did not answer the host's registration", self.relay)
+        bail!(
+            "the relay at {} did not answer the host's registration",
+            self.relay
+        )
     }
 
     /// Runs round `round`: beacon for `this` (Idle past the end), end marker,
@@ -112,9 +120,13 @@ impl Host {
             config_hash: self.config_hash,
         };
         let b = self.packet(round, Body::Beacon(beacon))?;
-        self.sock.send_to(&b, self.relay).context("sending the beacon")?;
+        self.sock
+            .send_to(&b, self.relay)
+            .context("sending the beacon")?;
         let m = self.hello(round)?;
-        self.sock.send_to(&m, self.relay).context("sending the end marker")?;
+        self.sock
+            .send_to(&m, self.relay)
+            .context("sending the end marker")?;
 
         let mut totals = LogitTotals::new(self.n_classes);
         let mut seen = vec![false; self.n_devices];

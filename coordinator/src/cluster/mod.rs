@@ -308,7 +308,13 @@ pub fn run_cluster(
         }
         let round = u32::try_from(r).context("more than 2^32 rounds")?;
         let this = schedule.item(r);
-        let hr = host.round(round, this.as_ref(), prev.as_ref(), quiet, &setup.interrupted)?;
+        let hr = host.round(
+            round,
+            this.as_ref(),
+            prev.as_ref(),
+            quiet,
+            &setup.interrupted,
+        )?;
         if let Some(p) = &prev
             && p.phase == Phase::Eval
         {
@@ -330,7 +336,10 @@ pub fn run_cluster(
         on_progress(&Progress {
             round: r + 1,
             rounds,
-            epoch: this.as_ref().or(prev.as_ref()).map_or(t.epochs, |i| i.epoch),
+            epoch: this
+                .as_ref()
+                .or(prev.as_ref())
+                .map_or(t.epochs, |i| i.epoch),
             accuracy: last_acc,
             emulated_s: (r + 1) as f64 * period_us / 1e6,
             rounds_per_s: (r + 1) as f64 / elapsed,
@@ -343,7 +352,9 @@ pub fn run_cluster(
     // Final weights from every device still running.
     let final_deadline = Instant::now() + Duration::from_secs(60);
     while all_rounds
-        && devs.iter().any(|d| d.connected && d.params.is_none() && d.error.is_none())
+        && devs
+            .iter()
+            .any(|d| d.connected && d.params.is_none() && d.error.is_none())
         && Instant::now() < final_deadline
     {
         if let Ok(ev) = server.events().recv_timeout(Duration::from_millis(100)) {
@@ -509,7 +520,10 @@ fn assemble(
             .zip(devs)
             .map(|(s, d)| (*s, d.params.as_deref().unwrap_or(&[])))
             .collect();
-        Some(format!("{:016x}", canonical_weights_hash(&views, exp.n_classes())))
+        Some(format!(
+            "{:016x}",
+            canonical_weights_hash(&views, exp.n_classes())
+        ))
     } else {
         None
     };

@@ -111,13 +111,19 @@ mod tests {
     fn a_subset_keeps_the_links_among_its_nodes() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let path = root.join("configs/linkmodel-testbed20.toml");
-        let full = rocknet_linkmodel::cli::load_config(&path).unwrap().build().unwrap();
+        let full = rocknet_linkmodel::cli::load_config(&path)
+            .unwrap()
+            .build()
+            .unwrap();
         let dir = tempfile::tempdir().unwrap();
         for n in [2, 6, 11, 21] {
             let text = subset_linkmodel(&path, n).unwrap();
             let p = dir.path().join(format!("s{n}.toml"));
             std::fs::write(&p, text).unwrap();
-            let sub = rocknet_linkmodel::cli::load_config(&p).unwrap().build().unwrap();
+            let sub = rocknet_linkmodel::cli::load_config(&p)
+                .unwrap()
+                .build()
+                .unwrap();
             assert_eq!(sub.topology().nodes(), n);
             for a in 0..n {
                 for b in 0..n {

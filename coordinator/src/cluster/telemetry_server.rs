@@ -120,7 +120,12 @@ fn serve(
         }
         Ok(Some(ToCoordinator::Join { device, .. })) => {
             let reason = format!("device {device} does not exist (0..{n_devices})");
-            let _ = telemetry::send(&mut writer, &ToNode::Refused { reason: reason.clone() });
+            let _ = telemetry::send(
+                &mut writer,
+                &ToNode::Refused {
+                    reason: reason.clone(),
+                },
+            );
             let _ = tx.send(refuse(reason));
             return;
         }
@@ -133,14 +138,9 @@ fn serve(
             return;
         }
     };
-    loop {
-        match telemetry::recv::<_, ToCoordinator>(&mut reader) {
-            Ok(Some(msg)) => {
-                if tx.send(Event::Message(msg)).is_err() {
-                    return;
-                }
-            }
-            Ok(None) | Err(_) => break,
+    while let Ok(Some(msg)) = telemetry::recv::<_, ToCoordinator>(&mut reader) {
+        if tx.send(Event::Message(msg)).is_err() {
+            return;
         }
     }
     let _ = tx.send(Event::Disconnected { device });

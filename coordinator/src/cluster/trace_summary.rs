@@ -65,8 +65,16 @@ pub fn summarize(path: &Path, devices: usize, items: u64) -> Result<TraceSummary
         };
         s.rounds += 1;
         s.flood_us += v.get("duration_us").and_then(|d| d.as_u64()).unwrap_or(0);
-        s.timed_out += u64::from(v.get("timed_out").and_then(|t| t.as_bool()).unwrap_or(false));
-        let radio = v.get("radio").and_then(|r| r.as_array()).cloned().unwrap_or_default();
+        s.timed_out += u64::from(
+            v.get("timed_out")
+                .and_then(|t| t.as_bool())
+                .unwrap_or(false),
+        );
+        let radio = v
+            .get("radio")
+            .and_then(|r| r.as_array())
+            .cloned()
+            .unwrap_or_default();
         let n_nodes = radio.len();
         if s.radio_slots.len() < n_nodes {
             s.radio_slots.resize(n_nodes, [0; 4]);
@@ -80,10 +88,18 @@ pub fn summarize(path: &Path, devices: usize, items: u64) -> Result<TraceSummary
             slots[3] += u64::from(get(0) > 0);
         }
         contributed.iter_mut().for_each(|c| *c = false);
-        for m in v.get("messages").and_then(|m| m.as_array()).into_iter().flatten() {
+        for m in v
+            .get("messages")
+            .and_then(|m| m.as_array())
+            .into_iter()
+            .flatten()
+        {
             s.messages += 1;
             s.deliveries_expected += n_nodes.saturating_sub(1) as u64;
-            s.deliveries_made += m.get("to").and_then(|t| t.as_array()).map_or(0, |t| t.len()) as u64;
+            s.deliveries_made += m
+                .get("to")
+                .and_then(|t| t.as_array())
+                .map_or(0, |t| t.len()) as u64;
             let kind = m.get("kind").and_then(|k| k.as_str()).unwrap_or("");
             if let Some(origin) = m.get("origin").and_then(|o| o.as_u64())
                 && (kind == "partial_logits" || kind == "absent")
@@ -100,7 +116,12 @@ pub fn summarize(path: &Path, devices: usize, items: u64) -> Result<TraceSummary
                 }
             }
         }
-        for f in v.get("faults_applied").and_then(|f| f.as_array()).into_iter().flatten() {
+        for f in v
+            .get("faults_applied")
+            .and_then(|f| f.as_array())
+            .into_iter()
+            .flatten()
+        {
             s.faults.push(FaultRecord {
                 round,
                 fault: f.clone(),
@@ -147,7 +168,10 @@ mod tests {
         ];
         std::fs::write(&p, lines.join("\n")).unwrap();
         let s = summarize(&p, 2, 1).unwrap();
-        assert_eq!((s.rounds, s.messages, s.timed_out, s.flood_us), (2, 2, 1, 300));
+        assert_eq!(
+            (s.rounds, s.messages, s.timed_out, s.flood_us),
+            (2, 2, 1, 300)
+        );
         assert_eq!((s.deliveries_expected, s.deliveries_made), (4, 3));
         assert_eq!(s.radio_slots[1], [5, 3, 2, 2]);
         assert_eq!(s.radio_slots[0], [2, 1, 1, 1]);

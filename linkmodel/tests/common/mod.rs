@@ -10,8 +10,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use rocknet_core::wire::{self, Absent, Beacon, Body, HOST_NODE, Hello, Packet, Phase, RELAY_NODE};
-use rocknet_linkmodel::flood::Message;
 use rocknet_linkmodel::config::{LinkModel, LinkModelConfig};
+use rocknet_linkmodel::flood::Message;
 use rocknet_linkmodel::relay::{NO_ROUND, Relay, RelayCounters, RelayOptions};
 use rocknet_linkmodel::topology::NodeId;
 use tokio::net::UdpSocket;
@@ -320,7 +320,10 @@ pub fn expected_with(model: &mut LinkModel, r: u32, msgs: &[Vec<Vec<u8>>]) -> Ve
         .flat_map(|(i, m)| m.iter().map(move |b| (i, b)))
         .collect();
     // Each message floods as its encoded length, as the relay does.
-    let messages: Vec<Message> = sent.iter().map(|(i, b)| Message::new(*i, b.len())).collect();
+    let messages: Vec<Message> = sent
+        .iter()
+        .map(|(i, b)| Message::new(*i, b.len()))
+        .collect();
     let res = model.run_round(u64::from(r), &messages).unwrap().result;
     (0..NODES)
         .map(|rx| {
