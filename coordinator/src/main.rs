@@ -112,6 +112,12 @@ struct ServeArgs {
     /// The relay's trace file, if readable from here.
     #[arg(long)]
     trace: Option<PathBuf>,
+    /// Override the number of epochs.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Override the seed.
+    #[arg(long)]
+    seed: Option<u32>,
     /// Where run directories go.
     #[arg(long, default_value = "runs")]
     out: PathBuf,
@@ -332,7 +338,7 @@ fn scale_cmd(args: &ScaleArgs) -> Result<()> {
 
 fn serve_cmd(args: &ServeArgs) -> Result<()> {
     init_tracing();
-    let (exp, net) = prepare_cluster(&args.config, None, None)?;
+    let (exp, net) = prepare_cluster(&args.config, args.epochs, args.seed)?;
     run_and_print(
         &exp,
         &net,

@@ -306,3 +306,91 @@ fn a_killed_device_is_reported_and_a_restarted_one_rejoins() {
     // Training went on around it.
     assert!(report["final_accuracy"].as_f64().unwrap() > 0.6, "{report}");
 }
+
+/// The containerised form on loopback: a relay, `rocknet serve` and device
+/// processes started independently (in any order, as containers start)
+/// find each other and compute exactly what `rocknet train` computes.
+#[test]
+fn serve_with_an_external_relay_and_self_starting_devices_equals_train() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = root().join("configs/quickstart.toml");
+    let line6 = root().join("configs/linkmodel-line6.toml");
+    let trace = dir.path().join("trace.jsonl");
+    let mut relay = rocknet()
+        .arg("linkmodel")
+        .arg("--config")
+        .arg(&line6)
+        .args(["--listen", "127.0.0.1:0", "--control", "127.0.0.1:0"])
+        .arg("--trace")
+        .arg(&trace)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(relay.stderr.take().unwrap()).lines();
+    let ready = lines.next().unwrap().unwrap();
+    let relay_addr = ready
+        .strip_prefix("rocknet-linkmodel: data ")
+        .and_then(|r| r.split_once(" control "))
+        .map(|(d, _)| d.to_string())
+        .unwrap_or_else(|| panic!("unexpected ready line {ready:?}"));
+    std::thread::spawn(move || for _ in lines {});
+    // A free port for the coordinator's telemetry listener.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let coordinator = format!("127.0.0.1:{port}");
+    // Devices first: they keep retrying until the coordinator is up.
+    let mut nodes: Vec<_> = (0..5)
+        .map(|d| {
+            rocknet()
+                .arg("node")
+                .args(["--device", &d.to_string()])
+                .args(["--relay", &relay_addr])
+                .args(["--coordinator", &coordinator])
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let out = rocknet()
+        .arg("serve")
+        .arg(&cfg)
+        .args(["--epochs", "3", "--relay", &relay_addr, "--listen", &coordinator])
+        .arg("--out")
+        .arg(dir.path().join("runs"))
+        .output()
+        .unwrap();
+    for n in &mut nodes {
+        let _ = n.wait();
+    }
+    let _ = relay.kill();
+    let _ = relay.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run_dir = std::fs::read_dir(dir.path().join("runs"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(run_dir.join("report.json")).unwrap()).unwrap();
+    let train = stdout_json(
+        &rocknet()
+            .arg("train")
+            .arg(&cfg)
+            .args(["--epochs", "3", "--json"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(report["completed"], true);
+    assert_eq!(report["weights_hash"], train["weights_hash"]);
+    assert_eq!(report["predictions"], train["predictions"]);
+}
