@@ -359,7 +359,14 @@ fn serve_with_an_external_relay_and_self_starting_devices_equals_train() {
     let out = rocknet()
         .arg("serve")
         .arg(&cfg)
-        .args(["--epochs", "3", "--relay", &relay_addr, "--listen", &coordinator])
+        .args([
+            "--epochs",
+            "3",
+            "--relay",
+            &relay_addr,
+            "--listen",
+            &coordinator,
+        ])
         .arg("--out")
         .arg(dir.path().join("runs"))
         .output()
