@@ -303,8 +303,18 @@ fn a_killed_device_is_reported_and_a_restarted_one_rejoins() {
         stderr.contains(&format!("device {victim}: joined 2 time(s), missed rounds")),
         "{stderr}"
     );
-    // Training went on around it.
-    assert!(report["final_accuracy"].as_f64().unwrap() > 0.6, "{report}");
+    // Training went on around it: every device finished, and the training
+    // loss fell (the restarted slice starts again from the plan's initial
+    // weights, so the final accuracy itself varies with the kill's timing).
+    assert!(devs.iter().all(|d| d["finished"] == true), "{report}");
+    let losses: Vec<f64> = report["epochs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["train_loss"].as_f64())
+        .collect();
+    assert_eq!(losses.len(), 6, "{report}");
+    assert!(losses[5] < losses[0] / 4.0, "{losses:?}");
 }
 
 /// The containerised form on loopback: a relay, `rocknet serve` and device
