@@ -8,6 +8,7 @@
 //! [`process`] (the `rocknet-node` process: UDP to the relay, telemetry to
 //! the coordinator over [`telemetry`]).
 
+pub mod cli;
 pub mod config;
 pub mod energy;
 pub mod experiment;
