@@ -15,6 +15,7 @@ pub mod experiment;
 pub mod network;
 pub mod process;
 pub mod protocol;
+pub mod relay_link;
 pub mod schedule;
 pub mod telemetry;
 pub mod weights;

@@ -255,7 +255,6 @@ pub fn run_cluster(
 
     let mut host = Host::bind(relay_addr, netc.cluster, config_hash, n, exp.n_classes())?;
     host.register(Duration::from_secs(60))?;
-    host.set_poll(Duration::from_millis(100))?;
 
     let mut devs: Vec<DeviceState> = (0..n).map(|_| DeviceState::default()).collect();
     // Wait for every device to register with the relay before round 0.
@@ -289,14 +288,7 @@ pub fn run_cluster(
     }
 
     let t = &cfg.training;
-    let mut schedule = Schedule::new(
-        exp.train.len(),
-        exp.test.len(),
-        t.epochs,
-        t.eval_every,
-        exp.batch_size(),
-        t.seed,
-    );
+    let mut schedule = Schedule::of(exp);
     let rounds = schedule.rounds();
     let items = schedule.items();
     let slot_us = net.model.params().slot_length.0;
