@@ -172,7 +172,7 @@ fn run_device<T: WireInput>(
         &exp.test.labels,
         n_values,
     );
-    let schedule = Schedule::of(&exp);
+    let schedule = Schedule::of(exp);
     let memory = MemoryReport::from(model.footprint());
     let setup = NodeSetup {
         device: d,
