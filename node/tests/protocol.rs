@@ -50,7 +50,7 @@ fn nodes(exp: &Experiment, policy: MissingPolicy) -> Vec<DeviceNode<f32>> {
                 },
                 exp.partition,
                 m,
-                Schedule::of(&exp),
+                Schedule::of(exp),
                 OwnedShard::of(
                     exp.partition.shard(exp.train.len(), d).unwrap(),
                     &exp.train.values,
