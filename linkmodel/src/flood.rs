@@ -53,9 +53,13 @@
 //!   and *needed* — some usable neighbour it has heard is not in its map
 //!   (it serves that neighbour), or in the last [`HISTORY_SLOTS`] slots it
 //!   heard a neighbour whose latest packet's map lacked it (it tells that
-//!   neighbour) — or it is incomplete and has not transmitted for
-//!   [`HISTORY_SLOTS`] slots (a keep-alive, so that nodes that spent their
-//!   budget colliding are heard again and get served). Credit: a node
+//!   neighbour) — or it is incomplete and has gained nothing for
+//!   [`HISTORY_SLOTS`] slots (it stays eligible until it gains: two
+//!   neighbours that each lack what the other holds and have spent their
+//!   budget must keep trying until one hears the other — a single retry
+//!   per period collides with the other's in lock-step about a third of
+//!   the time, and then stalls a lossless line for the whole round).
+//!   Credit: a node
 //!   starts with N_tx per fragment it originates; every transmission uses
 //!   one; it is raised to at least N_tx when a node gains a fragment, and
 //!   re-armed to at least N_tx when it hears a neighbour whose info vector
@@ -121,7 +125,7 @@ pub const MAX_FRAGMENTS: usize = 1 << 24;
 
 /// How long a Mixer node remembers: a complete node keeps its radio on while
 /// a neighbour heard in the last `HISTORY_SLOTS` slots sent a map lacking
-/// it, and an incomplete node that has not transmitted for this many slots
+/// it, and an incomplete node that has gained nothing for this many slots
 /// transmits again (see the module doc).
 pub const HISTORY_SLOTS: u32 = 24;
 
@@ -499,8 +503,9 @@ struct MixerState {
     count: Vec<u32>,
     /// Transmissions left in the N_tx budget.
     credit: Vec<u32>,
-    /// Slot of the node's last transmission.
-    last_tx: Vec<u32>,
+    /// Slot in which the node last gained a fragment (0 for all at the
+    /// start: originating counts as gaining).
+    last_gain: Vec<u32>,
     /// Slot in which the node last heard a map lacking it.
     last_lacking: Vec<u32>,
     /// Nodes that gained a fragment (or originate) and relay next slot.
@@ -641,7 +646,7 @@ impl Sim<'_> {
             held: vec![0; n * fw],
             count: vec![0; n],
             credit: vec![0; n],
-            last_tx: vec![0; n],
+            last_gain: vec![0; n],
             last_lacking: vec![0; n],
             relay: vec![0; nw],
             tx: vec![0; nw],
@@ -715,13 +720,12 @@ impl Sim<'_> {
                         || if complete {
                             f.serve || recent
                         } else {
-                            s - m.last_tx[i] >= HISTORY_SLOTS
+                            s - m.last_gain[i] >= HISTORY_SLOTS
                         };
                     capable |= relaying || eligible || !complete;
                     if relaying || (eligible && key.node(Tag::Coin, i) < 0.5) {
                         tx |= 1 << b;
                         m.credit[i] = m.credit[i].saturating_sub(1);
-                        m.last_tx[i] = s;
                         self.res.radio[i].tx_slots += 1;
                     }
                 }
@@ -790,6 +794,7 @@ impl Sim<'_> {
             }
             put(&mut m.held[hr..], f);
             m.count[r] += 1;
+            m.last_gain[r] = s;
             let hop = self.frag[f * n + t].map_or(0, |d| d.hop) + 1;
             self.frag[f * n + r] = Some(Delivery { slot: s, hop });
             m.credit[r] = m.credit[r].max(self.p.n_tx);
