@@ -49,34 +49,33 @@
 //!   slot 0 — transmits in slot s + 1 (Glossy-style immediate relay: the
 //!   wave moves one hop per slot); (2) otherwise it transmits with
 //!   probability ½ (Mixer's randomised schedule; breaks lock-step between
-//!   neighbours) if it is *eligible*: it has credit left, or it is complete
+//!   neighbours) if it is *eligible*: it has credit left; or it is complete
 //!   and *needed* — some usable neighbour it has heard is not in its map
-//!   (it serves that neighbour), or in the last [`HISTORY_SLOTS`] slots it
-//!   heard a neighbour whose latest packet's map lacked it (it tells that
-//!   neighbour) — or it is incomplete and has gained nothing for
-//!   [`HISTORY_SLOTS`] slots (it stays eligible until it gains: two
-//!   neighbours that each lack what the other holds and have spent their
-//!   budget must keep trying until one hears the other — a single retry
-//!   per period collides with the other's in lock-step about a third of
-//!   the time, and then stalls a lossless line for the whole round).
-//!   Credit: a node
-//!   starts with N_tx per fragment it originates; every transmission uses
-//!   one; it is raised to at least N_tx when a node gains a fragment, and
-//!   re-armed to at least N_tx when it hears a neighbour whose info vector
-//!   shows it lacks something this node holds.
+//!   (it serves that neighbour), or it is *lacked*: some neighbour's latest
+//!   packet it heard had a map lacking it, and the last such map arrived
+//!   fewer than [`HISTORY_SLOTS`] slots ago (it tells that neighbour); or it
+//!   is incomplete and has gained nothing for [`HISTORY_SLOTS`] slots (it
+//!   stays eligible until it gains: two neighbours that each lack what the
+//!   other holds and have spent their budget must keep trying until one
+//!   hears the other — a single retry per period collides with the other's
+//!   in lock-step about a third of the time, and then stalls a lossless
+//!   line for the whole round). Credit: a node starts with N_tx per
+//!   fragment it originates; every transmission uses one; it is raised to
+//!   at least N_tx when a node gains a fragment, and re-armed to at least
+//!   N_tx when it hears a neighbour whose info vector shows it lacks
+//!   something this node holds.
 //! * **Who switches off:** a node that is complete, has no credit left and
-//!   no relay pending, has every usable neighbour in its map, and has no
-//!   neighbour whose latest packet, heard in the last [`HISTORY_SLOTS`]
-//!   slots, had a map lacking it, is done: radio off for the rest of the
-//!   round. Others listen when not transmitting, up to the end of the round.
-//!   A usable neighbour never heard is waited for (the node stays on to
-//!   learn, maybe transitively, that it is complete) but not served: a node
-//!   transmits only once it holds something, so one never heard may hold
-//!   nothing yet and be reachable only by luck, and serving it blindly
-//!   would keep every node next to it transmitting for the whole round; the
-//!   N_tx budget is what reaches it. So over one link 0 → 1 of PRR p, node 0 sends a
-//!   k-fragment message k·N_tx times before node 1 has anything, and node
-//!   1 gets all of it with probability 1 − (1 − p)^(k·N_tx) if the round is
+//!   no relay pending, has every usable neighbour in its map, and is not
+//!   lacked (as above) is done: radio off for the rest of the round. Others
+//!   listen when not transmitting, up to the end of the round. A usable
+//!   neighbour never heard is waited for (the node stays on to learn, maybe
+//!   transitively, that it is complete) but not served: a node transmits
+//!   only once it holds something, so one never heard may hold nothing yet
+//!   and be reachable only by luck, and serving it blindly would keep every
+//!   node next to it transmitting for the whole round; the N_tx budget is
+//!   what reaches it. So over one link 0 → 1 of PRR p, node 0 sends a
+//!   k-fragment message k·N_tx times before node 1 has anything, and node 1
+//!   gets all of it with probability 1 − (1 − p)^(k·N_tx) if the round is
 //!   long enough for node 0 to serve it once heard.
 //! * **Why:** a complete node used to switch off as soon as its credit ran
 //!   out, stranding a neighbour that lacked fragments only it could supply
@@ -123,10 +122,11 @@ use crate::units::{Bytes, Micros};
 /// fragments of 100 bytes).
 pub const MAX_FRAGMENTS: usize = 1 << 24;
 
-/// How long a Mixer node remembers: a complete node keeps its radio on while
-/// a neighbour heard in the last `HISTORY_SLOTS` slots sent a map lacking
-/// it, and an incomplete node that has gained nothing for this many slots
-/// transmits again (see the module doc).
+/// How long a Mixer node remembers: a complete node stays on (and
+/// transmits) while a neighbour's latest map lacks it and the last map
+/// lacking it arrived fewer than `HISTORY_SLOTS` slots ago, and an
+/// incomplete node that has gained nothing for this many slots transmits
+/// again (see the module doc).
 pub const HISTORY_SLOTS: u32 = 24;
 
 /// How the messages of a round travel.
@@ -535,7 +535,8 @@ struct Flags {
     pending: bool,
     /// Some usable neighbour that has been heard is not known complete.
     serve: bool,
-    /// Some neighbour's latest packet had a map lacking this node.
+    /// Some neighbour's latest packet had a map lacking this node (whether
+    /// that was recent is [`MixerState::last_lacking`]'s to say).
     lacked: bool,
 }
 
