@@ -58,9 +58,12 @@ const fn mix64(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// The 53 high bits of `h` as a uniform value in [0, 1).
+/// The 53 high bits of `h` as a uniform value in [0, 1). Converted through
+/// `i64` (exact: they are below 2⁵³): x86-64 converts a signed integer in
+/// one instruction, an unsigned one in about ten, and this runs once per
+/// link per slot.
 fn unit(h: u64) -> f64 {
-    (h >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    ((h >> 11) as i64) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
 /// The draw key of one round: `(seed, round)` folded.
@@ -100,6 +103,15 @@ impl SlotKey {
         unit(self.bits(tag, tx, rx))
     }
 
+    /// The draws of decision `tag` about the links into `rx` in this slot
+    /// ([`LinkRow::link`]), with the receiver's part of the key folded once
+    /// for all its transmitters.
+    pub fn to_rx(self, tag: Tag, rx: NodeId) -> LinkRow {
+        debug_assert!(rx < 1 << NODE_BITS);
+        let packed = (tag as u64) << (2 * NODE_BITS) | rx as u64;
+        LinkRow(self.0.wrapping_add(packed.wrapping_mul(GAMMA)))
+    }
+
     /// The uniform draw in [0, 1) of decision `tag` of node `node`.
     pub fn node(self, tag: Tag, node: NodeId) -> f64 {
         unit(self.bits(tag, node, 0))
@@ -110,6 +122,23 @@ impl SlotKey {
     /// next to any statistic the model reports, and no rejection loop).
     pub fn node_below(self, tag: Tag, node: NodeId, n: u32) -> u32 {
         ((u128::from(self.bits(tag, node, 0)) * u128::from(n)) >> 64) as u32
+    }
+}
+
+/// The draws of one decision about the links into one receiver in one slot
+/// ([`SlotKey::to_rx`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct LinkRow(u64);
+
+impl LinkRow {
+    /// The draw about link `tx → rx`: exactly [`SlotKey::link`]`(tag, tx,
+    /// rx)` (the packed key's fields do not overlap, so its multiple of γ
+    /// is the sum of theirs, modulo 2⁶⁴).
+    pub fn link(self, tx: NodeId) -> f64 {
+        debug_assert!(tx < 1 << NODE_BITS);
+        unit(mix64(self.0.wrapping_add(
+            ((tx as u64) << NODE_BITS).wrapping_mul(GAMMA),
+        )))
     }
 }
 
@@ -182,6 +211,30 @@ mod tests {
         // P(χ²(9) > 27.9) = 0.001.
         assert!(chi2 < 27.9, "{bins:?}");
         assert!(cov.abs() < 4.5 * sigma);
+    }
+
+    /// A receiver's row of draws is the same as drawing each link alone, for
+    /// every tag and for ids in all bit positions of the packed key.
+    #[test]
+    fn link_row_equals_link() {
+        let k = RoundKey::new(9, 4).slot(17);
+        let ids = [0, 1, 2, 63, 64, 1000, 4095, (1 << NODE_BITS) - 1];
+        for tag in [Tag::Link, Tag::Burst, Tag::Coin, Tag::Capture, Tag::Pick] {
+            for &rx in &ids {
+                let row = k.to_rx(tag, rx);
+                for &tx in &ids {
+                    assert_eq!(row.link(tx), k.link(tag, tx, rx), "{tag:?} {tx}→{rx}");
+                }
+            }
+        }
+    }
+
+    /// `unit` is `(h >> 11) · 2⁻⁵³` at both ends of the range.
+    #[test]
+    fn unit_is_the_high_53_bits_scaled() {
+        assert_eq!(unit(0), 0.0);
+        assert_eq!(unit(u64::MAX), 1.0 - f64::EPSILON / 2.0);
+        assert_eq!(unit(1 << 11), 1.0 / (1u64 << 53) as f64);
     }
 
     /// `node_below` covers 0..n evenly.

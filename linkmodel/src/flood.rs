@@ -34,18 +34,57 @@
 //!   Mixer can) while still giving every fragment a delivery slot and hop.
 //!   Non-innovative random combinations (probability ≈ 2^−(missing) over
 //!   GF(2)) are ignored.
-//! * **Who transmits (the N_tx budget rule):** (1) a node that gained a
-//!   fragment in slot s — or originates one, at slot 0 — transmits in slot
-//!   s + 1 (Glossy-style immediate relay: the wave moves one hop per slot);
-//!   (2) otherwise a node holding ≥ 1 fragment with credit > 0 transmits with
+//! * **What else a packet carries** (as Mixer's header does, Herrmann et
+//!   al. 2018): the sender's info vector (which fragments it holds) and its
+//!   *full-rank map*, the set of nodes it knows to hold every fragment. A
+//!   node is *complete* when it holds every fragment of the round (a down
+//!   node's too, so with an originator down nobody is); a complete node is
+//!   in its own map. On every reception the receiver adds the sender to the
+//!   neighbours it has *heard*, merges the sender's map into its own (maps
+//!   spread transitively), and notes whether that map lacks the receiver.
+//!   A node's *usable neighbours* are those it reaches with PRR >
+//!   [`USABLE_PRR`] (after faults and round-wide interference).
+//! * **Who transmits:** a node holding ≥ 1 fragment, in this order:
+//!   (1) a node that gained a fragment in slot s — or originates one, at
+//!   slot 0 — transmits in slot s + 1 (Glossy-style immediate relay: the
+//!   wave moves one hop per slot); (2) otherwise it transmits with
 //!   probability ½ (Mixer's randomised schedule; breaks lock-step between
-//!   neighbours). Every transmission uses one credit. A node starts with
-//!   N_tx credits per fragment it originates; credit is raised to at least
-//!   N_tx when a node gains a fragment, and re-armed to at least N_tx when
-//!   it hears a neighbour whose packet (Mixer's info vector) shows it lacks
-//!   something this node holds. (3) A node holding every fragment with no credit left
-//!   is done: radio off for the rest of the round. Others listen when not
-//!   transmitting, up to the end of the round.
+//!   neighbours) if it is *eligible*: it has credit left; or it is complete
+//!   and *needed* — some usable neighbour it has heard is not in its map
+//!   (it serves that neighbour), or it is *lacked*: some neighbour's latest
+//!   packet it heard had a map lacking it, and the last such map arrived
+//!   fewer than [`HISTORY_SLOTS`] slots ago (it tells that neighbour); or it
+//!   is incomplete and has gained nothing for [`HISTORY_SLOTS`] slots (it
+//!   stays eligible until it gains: two neighbours that each lack what the
+//!   other holds and have spent their budget must keep trying until one
+//!   hears the other — a single retry per period collides with the other's
+//!   in lock-step about a third of the time, and then stalls a lossless
+//!   line for the whole round). Credit: a node starts with N_tx per
+//!   fragment it originates; every transmission uses one; it is raised to
+//!   at least N_tx when a node gains a fragment, and re-armed to at least
+//!   N_tx when it hears a neighbour whose info vector shows it lacks
+//!   something this node holds.
+//! * **Who switches off:** a node that is complete, has no credit left and
+//!   no relay pending, has every usable neighbour in its map, and is not
+//!   lacked (as above) is done: radio off for the rest of the round. Others
+//!   listen when not transmitting, up to the end of the round. A usable
+//!   neighbour never heard is waited for (the node stays on to learn, maybe
+//!   transitively, that it is complete) but not served: a node transmits
+//!   only once it holds something, so one never heard may hold nothing yet
+//!   and be reachable only by luck, and serving it blindly would keep every
+//!   node next to it transmitting for the whole round; the N_tx budget is
+//!   what reaches it. So over one link 0 → 1 of PRR p, node 0 sends a
+//!   k-fragment message k·N_tx times before node 1 has anything, and node 1
+//!   gets all of it with probability 1 − (1 − p)^(k·N_tx) if the round is
+//!   long enough for node 0 to serve it once heard.
+//! * **Why:** a complete node used to switch off as soon as its credit ran
+//!   out, stranding a neighbour that lacked fragments only it could supply
+//!   (a lossless 5-hop line lost ≈ 15 % of its pairs). Real Mixer keeps a
+//!   complete node helping until its neighbours are known complete.
+//! * **Cost:** once no node can ever transmit again (nobody relays, has
+//!   credit, is needed, or is incomplete holding something), the rest of
+//!   the round is accounted in closed form: whoever is still on listens to
+//!   its end.
 //!
 //! # Glossy (one flood per fragment, back to back)
 //!
@@ -74,7 +113,7 @@ use serde::Deserialize;
 
 use crate::draw::{RoundKey, SlotKey, Tag};
 use crate::loss::LinkLoss;
-use crate::topology::{LinkTable, NodeId};
+use crate::topology::{LinkTable, NodeId, USABLE_PRR};
 use crate::units::{Bytes, Micros};
 
 /// The most fragments one round may carry, over all its messages (16 Mi):
@@ -82,6 +121,13 @@ use crate::units::{Bytes, Micros};
 /// stay far below it (65,536 messages of ≤ 2,048 bytes: ≈ 1.4 million
 /// fragments of 100 bytes).
 pub const MAX_FRAGMENTS: usize = 1 << 24;
+
+/// How long a Mixer node remembers: a complete node stays on (and
+/// transmits) while a neighbour's latest map lacks it and the last map
+/// lacking it arrived fewer than `HISTORY_SLOTS` slots ago, and an
+/// incomplete node that has gained nothing for this many slots transmits
+/// again (see the module doc).
+pub const HISTORY_SLOTS: u32 = 24;
 
 /// How the messages of a round travel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Default)]
@@ -281,12 +327,51 @@ impl Hasher for Fnv1a {
     }
 }
 
-/// Inbound links of every node as a compressed table.
+/// Inbound links of every node, as bitsets of in-neighbours plus their
+/// PRRs in 64-entry blocks indexed by bit position: a listener visits only
+/// the neighbours that transmit in the slot (`mask & tx`), and finds each
+/// one's PRR without ranking the bit (no popcount: the default x86-64
+/// target has no POPCNT instruction, and a software count per draw cost as
+/// much as the draw). Only words with some in-neighbour get a block, so a
+/// sparse large topology stays small.
 struct Inbound {
-    start: Vec<usize>,
-    from: Vec<u32>,
-    /// PRR after faults and round-wide interference.
+    /// 64-bit words per node set.
+    words: usize,
+    /// `mask[r · words + w]`: bit b set iff node 64·w + b is an in-neighbour
+    /// of r.
+    mask: Vec<u64>,
+    /// `block[r · words + w]`: where that word's block starts in `prr`
+    /// (meaningful only where the mask word is non-zero).
+    block: Vec<u32>,
+    /// PRR after faults and round-wide interference of link `64·w + b → r`
+    /// at `block[r · words + w] + b`.
     prr: Vec<f64>,
+}
+
+/// `set[i / 64] & (1 << i % 64) != 0`.
+fn has(set: &[u64], i: usize) -> bool {
+    set[i / 64] >> (i % 64) & 1 != 0
+}
+
+/// Sets bit `i` of `set`.
+fn put(set: &mut [u64], i: usize) {
+    set[i / 64] |= 1 << (i % 64);
+}
+
+/// Clears bit `i` of `set`.
+fn take(set: &mut [u64], i: usize) {
+    set[i / 64] &= !(1 << (i % 64));
+}
+
+/// Calls `f` with every set bit of `set`, ascending.
+fn each_bit(set: &[u64], mut f: impl FnMut(usize)) {
+    for (w, &word) in set.iter().enumerate() {
+        let mut bits = word;
+        while bits != 0 {
+            f(w * 64 + bits.trailing_zeros() as usize);
+            bits &= bits - 1;
+        }
+    }
 }
 
 /// One round over an effective link table (faults already applied).
@@ -319,25 +404,31 @@ impl<'a> FloodRound<'a> {
 
     fn inbound(&self) -> Inbound {
         let n = self.links.nodes();
+        let words = n.div_ceil(64).max(1);
         let mut ib = Inbound {
-            start: Vec::with_capacity(n + 1),
-            from: Vec::new(),
+            words,
+            mask: vec![0; n * words],
+            block: vec![0; n * words],
             prr: Vec::new(),
         };
-        for r in 0..n {
-            ib.start.push(ib.from.len());
-            if self.down[r] {
-                continue;
-            }
-            for t in 0..n {
-                let p = self.links.prr(t, r);
-                if p > 0.0 && !self.down[t] {
-                    ib.from.push(t as u32);
-                    ib.prr.push(p * self.loss.round_factor(self.round, t, r));
+        for r in (0..n).filter(|&r| !self.down[r]) {
+            for w in 0..words {
+                let base = ib.prr.len();
+                let mut bits = 0u64;
+                for t in w * 64..n.min(w * 64 + 64) {
+                    let p = self.links.prr(t, r);
+                    if p > 0.0 && !self.down[t] {
+                        if bits == 0 {
+                            ib.prr.resize(base + 64, 0.0);
+                        }
+                        bits |= 1 << (t % 64);
+                        ib.prr[base + t % 64] = p * self.loss.round_factor(self.round, t, r);
+                    }
                 }
+                ib.mask[r * words + w] = bits;
+                ib.block[r * words + w] = base as u32;
             }
         }
-        ib.start.push(ib.from.len());
         ib
     }
 
@@ -377,7 +468,7 @@ impl<'a> FloodRound<'a> {
             round: self.round,
             key: RoundKey::new(self.params.seed, self.round),
             n,
-            succ: Vec::with_capacity(n),
+            succ: vec![0; n.div_ceil(64).max(1)],
             frag: vec![None; total * n],
             origin,
             res: RoundResult {
@@ -402,6 +493,71 @@ impl<'a> FloodRound<'a> {
     }
 }
 
+/// Per-node state of a Mixer round. Node sets are bitsets of
+/// [`Inbound::words`] words per node (`set[i · words ..]`), fragment sets
+/// of ⌈fragments / 64⌉ words.
+struct MixerState {
+    /// Fragments each node holds.
+    held: Vec<u64>,
+    /// Fragments held, per node.
+    count: Vec<u32>,
+    /// Transmissions left in the N_tx budget.
+    credit: Vec<u32>,
+    /// Slot in which the node last gained a fragment (0 for all at the
+    /// start: originating counts as gaining).
+    last_gain: Vec<u32>,
+    /// Slot in which the node last heard a map lacking it.
+    last_lacking: Vec<u32>,
+    /// Nodes that gained a fragment (or originate) and relay next slot.
+    relay: Vec<u64>,
+    /// Nodes transmitting in the current slot.
+    tx: Vec<u64>,
+    /// Live nodes not switched off.
+    awake: Vec<u64>,
+    /// Full-rank map per node: the nodes it knows hold every fragment.
+    known: Vec<u64>,
+    /// Per node, the neighbours it has received a packet from.
+    heard: Vec<u64>,
+    /// Per node, its usable out-neighbours (PRR > [`USABLE_PRR`]).
+    usable: Vec<u64>,
+    /// Per node, the neighbours whose latest packet it heard had a map
+    /// lacking it.
+    lacking: Vec<u64>,
+    /// Summaries of the sets above, refreshed when they change.
+    flags: Vec<Flags>,
+}
+
+/// What a Mixer node's sets imply, cached so the per-slot decisions do not
+/// rescan them.
+#[derive(Debug, Clone, Copy, Default)]
+struct Flags {
+    /// Some usable neighbour is not known to be complete.
+    pending: bool,
+    /// Some usable neighbour that has been heard is not known complete.
+    serve: bool,
+    /// Some neighbour's latest packet had a map lacking this node (whether
+    /// that was recent is [`MixerState::last_lacking`]'s to say).
+    lacked: bool,
+}
+
+impl MixerState {
+    fn refresh(&mut self, i: usize, nw: usize) {
+        let range = i * nw..(i + 1) * nw;
+        let (mut pending, mut serve, mut lacked) = (0, 0, 0);
+        for w in range {
+            let unknown = self.usable[w] & !self.known[w];
+            pending |= unknown;
+            serve |= unknown & self.heard[w];
+            lacked |= self.lacking[w];
+        }
+        self.flags[i] = Flags {
+            pending: pending != 0,
+            serve: serve != 0,
+            lacked: lacked != 0,
+        };
+    }
+}
+
 struct Sim<'a> {
     ib: Inbound,
     per_slot: bool,
@@ -411,7 +567,8 @@ struct Sim<'a> {
     round: u64,
     key: RoundKey,
     n: usize,
-    succ: Vec<u32>,
+    /// Scratch of [`Sim::receive`]: the transmitters that got through.
+    succ: Vec<u64>,
     /// Originating node of each fragment.
     origin: Vec<NodeId>,
     /// `frag[fragment · n + node]`: when the fragment reached the node.
@@ -421,134 +578,249 @@ struct Sim<'a> {
 
 impl Sim<'_> {
     /// Draws, for listener `r` in `slot`, which transmitting in-neighbours
-    /// got through (into `self.succ`), and returns the captured one.
-    fn receive(&mut self, key: SlotKey, r: usize, tx: &[bool], slot: u32) -> Option<usize> {
-        self.succ.clear();
-        for k in self.ib.start[r]..self.ib.start[r + 1] {
-            let t = self.ib.from[k] as usize;
-            if !tx[t] {
-                continue;
-            }
-            let u = key.link(Tag::Link, t, r);
-            // One draw against PRR × window × burst factors. The factors are
-            // ≤ 1, so a draw at or above the PRR fails whatever they are and
-            // they need not be computed (no other draw depends on it).
-            let mut p = self.ib.prr[k];
-            if u < p && self.per_slot {
-                p *= self.loss.slot_factor(self.round, slot, t, r);
+    /// (`tx`, a node bitset) got through, and returns the captured one: the
+    /// `j`-th of the `len` that got through in ascending order, `j` drawn
+    /// uniformly.
+    fn receive(&mut self, key: SlotKey, r: usize, tx: &[u64], slot: u32) -> Option<usize> {
+        let words = self.ib.words;
+        let row = key.to_rx(Tag::Link, r);
+        let mut len = 0u32;
+        for (w, &tx) in tx.iter().enumerate() {
+            let mut hot = self.ib.mask[r * words + w] & tx;
+            let block = self.ib.block[r * words + w] as usize;
+            let mut got = 0u64;
+            while hot != 0 {
+                let b = hot.trailing_zeros() as usize;
+                hot &= hot - 1;
+                let t = w * 64 + b;
+                let u = row.link(t);
+                // One draw against PRR × window × burst factors. The factors
+                // are ≤ 1, so a draw at or above the PRR fails whatever they
+                // are and they need not be computed (no other draw depends
+                // on it).
+                let mut p = self.ib.prr[block + b];
+                if u < p && self.per_slot {
+                    p *= self.loss.slot_factor(self.round, slot, t, r);
+                    if u < p {
+                        let at = self
+                            .round
+                            .wrapping_mul(u64::from(self.p.slots))
+                            .wrapping_add(u64::from(slot));
+                        p *= self.loss.burst_factor(self.p.seed, self.p.slots, t, r, at);
+                    }
+                }
                 if u < p {
-                    let at = self
-                        .round
-                        .wrapping_mul(u64::from(self.p.slots))
-                        .wrapping_add(u64::from(slot));
-                    p *= self.loss.burst_factor(self.p.seed, self.p.slots, t, r, at);
+                    got |= 1 << b;
+                    len += 1;
                 }
             }
-            if u < p {
-                self.succ.push(t as u32);
+            self.succ[w] = got;
+        }
+        let mut j = match len {
+            0 => return None,
+            1 => 0,
+            len => key.node_below(Tag::Capture, r, len),
+        };
+        for (w, &got) in self.succ.iter().enumerate() {
+            let mut bits = got;
+            while bits != 0 {
+                if j == 0 {
+                    return Some(w * 64 + bits.trailing_zeros() as usize);
+                }
+                j -= 1;
+                bits &= bits - 1;
             }
         }
-        match self.succ.len() {
-            0 => None,
-            1 => Some(self.succ[0] as usize),
-            len => Some(self.succ[key.node_below(Tag::Capture, r, len as u32) as usize] as usize),
-        }
+        unreachable!("the capture index is below the number that got through")
     }
 
     fn mixer(&mut self) {
-        let (n, k) = (self.n, self.p.slots);
-        let frags = self.origin.len();
-        let words = frags.div_ceil(64).max(1);
-        let mut held = vec![0u64; n * words];
-        let mut count = vec![0usize; n];
-        let mut credit = vec![0u32; n];
-        let mut relay = vec![false; n];
-        let mut tx = vec![false; n];
+        let (n, k, n_tx) = (self.n, self.p.slots, self.p.n_tx);
+        let frags = self.origin.len() as u32;
+        if frags == 0 {
+            // Nothing to send: nobody's radio comes on.
+            return;
+        }
+        let fw = (frags as usize).div_ceil(64);
+        let nw = self.ib.words;
+        let mut m = MixerState {
+            held: vec![0; n * fw],
+            count: vec![0; n],
+            credit: vec![0; n],
+            last_gain: vec![0; n],
+            last_lacking: vec![0; n],
+            relay: vec![0; nw],
+            tx: vec![0; nw],
+            awake: vec![0; nw],
+            known: vec![0; n * nw],
+            heard: vec![0; n * nw],
+            usable: vec![0; n * nw],
+            lacking: vec![0; n * nw],
+            flags: vec![Flags::default(); n],
+        };
+        for r in 0..n {
+            for w in 0..nw {
+                let block = self.ib.block[r * nw + w] as usize;
+                each_bit(&[self.ib.mask[r * nw + w]], |b| {
+                    if self.ib.prr[block + b] > USABLE_PRR {
+                        put(&mut m.usable[(w * 64 + b) * nw..], r);
+                    }
+                });
+            }
+        }
+        for i in (0..n).filter(|&i| !self.down[i]) {
+            put(&mut m.awake, i);
+        }
         for (f, &o) in self.origin.iter().enumerate() {
             if self.down[o] {
                 continue;
             }
-            held[o * words + f / 64] |= 1 << (f % 64);
-            count[o] += 1;
+            put(&mut m.held[o * fw..], f);
+            m.count[o] += 1;
             self.frag[f * n + o] = Some(Delivery { slot: 0, hop: 0 });
             // N_tx per fragment originated: every packet a node injects gets
             // the budget a received one would (else a node originating a
             // k-fragment message with N_tx < k could switch off before
             // sending it all).
-            credit[o] = credit[o].saturating_add(self.p.n_tx);
-            relay[o] = true;
+            m.credit[o] = m.credit[o].saturating_add(n_tx);
+            put(&mut m.relay, o);
         }
-        let done = |count: &[usize], credit: &[u32], i: usize| count[i] == frags && credit[i] == 0;
+        for i in 0..n {
+            if m.count[i] == frags {
+                put(&mut m.known[i * nw..], i);
+            }
+            m.refresh(i, nw);
+        }
         for s in 0..k {
             let key = self.key.slot(s);
+            // Who switches off, who transmits.
+            let mut capable = false;
             let mut any_tx = false;
-            for i in 0..n {
-                tx[i] = !self.down[i]
-                    && count[i] > 0
-                    && (relay[i] || (credit[i] > 0 && key.node(Tag::Coin, i) < 0.5));
-                relay[i] = false;
-                if tx[i] {
-                    credit[i] = credit[i].saturating_sub(1);
-                    self.res.radio[i].tx_slots += 1;
-                    any_tx = true;
+            for w in 0..nw {
+                let mut awake = m.awake[w];
+                let mut tx = 0u64;
+                let relay = m.relay[w];
+                while awake != 0 {
+                    let b = awake.trailing_zeros();
+                    awake &= awake - 1;
+                    let i = w * 64 + b as usize;
+                    let f = m.flags[i];
+                    let recent = f.lacked && s - m.last_lacking[i] < HISTORY_SLOTS;
+                    let relaying = relay >> b & 1 != 0;
+                    let complete = m.count[i] == frags;
+                    if complete && m.credit[i] == 0 && !relaying && !f.pending && !recent {
+                        // Everything held, every usable neighbour known to
+                        // hold everything, nobody recently unaware of it.
+                        m.awake[w] &= !(1 << b);
+                        continue;
+                    }
+                    if m.count[i] == 0 {
+                        continue;
+                    }
+                    let eligible = m.credit[i] > 0
+                        || if complete {
+                            f.serve || recent
+                        } else {
+                            s - m.last_gain[i] >= HISTORY_SLOTS
+                        };
+                    capable |= relaying || eligible || !complete;
+                    if relaying || (eligible && key.node(Tag::Coin, i) < 0.5) {
+                        tx |= 1 << b;
+                        m.credit[i] = m.credit[i].saturating_sub(1);
+                        self.res.radio[i].tx_slots += 1;
+                    }
                 }
+                m.tx[w] = tx;
+                m.relay[w] = 0;
+                any_tx |= tx != 0;
             }
             if any_tx {
                 self.res.slots_used = s + 1;
-            } else if credit.iter().all(|&c| c == 0) {
-                // Nobody will ever transmit again: the rest of the round is
-                // listening by whoever is still waiting.
-                for i in 0..n {
-                    if !self.down[i] && !done(&count, &credit, i) {
-                        self.res.radio[i].rx_slots += k - s;
-                    }
-                }
+            } else if !capable {
+                // Nobody can ever transmit again: whoever is still awake
+                // listens to the end of the round.
+                each_bit(&m.awake, |i| self.res.radio[i].rx_slots += k - s);
                 break;
             }
-            for r in 0..n {
-                if self.down[r] || tx[r] || done(&count, &credit, r) {
-                    continue;
-                }
-                self.res.radio[r].rx_slots += 1;
-                let Some(t) = self.receive(key, r, &tx, s) else {
-                    continue;
-                };
-                self.res.radio[r].receptions += 1;
-                let (hr, ht) = (r * words, t * words);
-                let innovative: u32 = (0..words)
-                    .map(|w| (held[ht + w] & !held[hr + w]).count_ones())
-                    .sum();
-                if innovative > 0 {
-                    let mut pick = if innovative > 1 {
-                        key.node_below(Tag::Pick, r, innovative)
-                    } else {
-                        0
+            for w in 0..nw {
+                let mut listen = m.awake[w] & !m.tx[w];
+                while listen != 0 {
+                    let r = w * 64 + listen.trailing_zeros() as usize;
+                    listen &= listen - 1;
+                    self.res.radio[r].rx_slots += 1;
+                    let Some(t) = self.receive(key, r, &m.tx, s) else {
+                        continue;
                     };
-                    let mut f = 0;
-                    for w in 0..words {
-                        let mut bits = held[ht + w] & !held[hr + w];
-                        let c = bits.count_ones();
-                        if pick >= c {
-                            pick -= c;
-                            continue;
-                        }
-                        for _ in 0..pick {
-                            bits &= bits - 1;
-                        }
-                        f = w * 64 + bits.trailing_zeros() as usize;
-                        break;
-                    }
-                    held[hr + f / 64] |= 1 << (f % 64);
-                    count[r] += 1;
-                    let hop = self.frag[f * n + t].map_or(0, |d| d.hop) + 1;
-                    self.frag[f * n + r] = Some(Delivery { slot: s, hop });
-                    credit[r] = credit[r].max(self.p.n_tx);
-                    relay[r] = true;
-                } else if count[t] < count[r] {
-                    credit[r] = credit[r].max(self.p.n_tx);
+                    self.res.radio[r].receptions += 1;
+                    self.mixer_hear(&mut m, key, s, r, t);
                 }
             }
         }
+    }
+
+    /// Listener `r` received `t`'s packet in slot `s`: one innovative
+    /// fragment if `t` holds any `r` lacks, and `t`'s full-rank map.
+    fn mixer_hear(&mut self, m: &mut MixerState, key: SlotKey, s: u32, r: usize, t: usize) {
+        let n = self.n;
+        let frags = self.origin.len() as u32;
+        let fw = (frags as usize).div_ceil(64);
+        let nw = self.ib.words;
+        let (hr, ht) = (r * fw, t * fw);
+        let innovative: u32 = if m.count[r] == frags || m.count[t] == 0 {
+            0
+        } else {
+            (0..fw)
+                .map(|w| (m.held[ht + w] & !m.held[hr + w]).count_ones())
+                .sum()
+        };
+        if innovative > 0 {
+            let mut pick = if innovative > 1 {
+                key.node_below(Tag::Pick, r, innovative)
+            } else {
+                0
+            };
+            let mut f = 0;
+            for w in 0..fw {
+                let mut bits = m.held[ht + w] & !m.held[hr + w];
+                let c = bits.count_ones();
+                if pick >= c {
+                    pick -= c;
+                    continue;
+                }
+                for _ in 0..pick {
+                    bits &= bits - 1;
+                }
+                f = w * 64 + bits.trailing_zeros() as usize;
+                break;
+            }
+            put(&mut m.held[hr..], f);
+            m.count[r] += 1;
+            m.last_gain[r] = s;
+            let hop = self.frag[f * n + t].map_or(0, |d| d.hop) + 1;
+            self.frag[f * n + r] = Some(Delivery { slot: s, hop });
+            m.credit[r] = m.credit[r].max(self.p.n_tx);
+            put(&mut m.relay, r);
+            if m.count[r] == frags {
+                put(&mut m.known[r * nw..], r);
+            }
+        } else if m.count[t] < m.count[r] {
+            // Not innovative, so t holds a subset of r's fragments; fewer
+            // means t lacks something r can give.
+            m.credit[r] = m.credit[r].max(self.p.n_tx);
+        }
+        put(&mut m.heard[r * nw..], t);
+        // Merge t's map; note whether it lacks r (t may wait for r).
+        let (kr, kt) = (r * nw, t * nw);
+        for w in 0..nw {
+            m.known[kr + w] |= m.known[kt + w];
+        }
+        if has(&m.known[kt..], r) {
+            take(&mut m.lacking[kr..], t);
+        } else {
+            put(&mut m.lacking[kr..], t);
+            m.last_lacking[r] = s;
+        }
+        m.refresh(r, nw);
     }
 
     fn glossy(&mut self) {
@@ -557,7 +829,7 @@ impl Sim<'_> {
         let mut hop = vec![0u32; n];
         let mut left = vec![0u32; n];
         let mut next = vec![0u32; n];
-        let mut tx = vec![false; n];
+        let mut tx = vec![0u64; self.ib.words];
         let mut s = 0u32;
         // Fragments are numbered message by message: one flood each, in
         // order, is each message's fragments back to back.
@@ -579,9 +851,10 @@ impl Sim<'_> {
             self.frag[f * n + o] = Some(Delivery { slot: s, hop: 0 });
             while s < k && left.iter().any(|&l| l > 0) {
                 let key = self.key.slot(s);
+                tx.fill(0);
                 for i in 0..n {
-                    tx[i] = left[i] > 0 && next[i] == s;
-                    if tx[i] {
+                    if left[i] > 0 && next[i] == s {
+                        put(&mut tx, i);
                         left[i] -= 1;
                         next[i] += 2;
                         self.res.radio[i].tx_slots += 1;
@@ -589,7 +862,7 @@ impl Sim<'_> {
                     }
                 }
                 for r in 0..n {
-                    if self.down[r] || tx[r] || (got[r] && left[r] == 0) {
+                    if self.down[r] || has(&tx, r) || (got[r] && left[r] == 0) {
                         continue;
                     }
                     self.res.radio[r].rx_slots += 1;

@@ -268,6 +268,55 @@ fn glossy_k_fragments_over_one_link_arrive_with_p_to_the_k() {
     }
 }
 
+/// Mixer, one link of PRR p, a k-fragment message, budget N_tx: node 1
+/// holds nothing until a frame gets through, so it never transmits and
+/// node 0 never hears it — node 0 waits for it but does not serve it, and
+/// sends exactly its k·N_tx budget (no re-arming: nothing is heard). Each
+/// of those frames is innovative for node 1 while it lacks fragments, so
+/// node 1 gets a first fragment with probability 1 − (1 − p)^(k·N_tx).
+/// From then on node 1 transmits (it relays what it gains), node 0 hears
+/// it, and a complete node serves a heard neighbour until it knows it
+/// complete: node 1 ends up with the whole message unless the round runs
+/// out. So P(delivered) = 1 − (1 − p)^(k·N_tx) for a long round (K = 1000
+/// slots; the round cut matters with probability far below σ), not p^k as
+/// in Glossy. k = 1 is `single_link_delivery_is_one_minus_q_to_the_n_tx`.
+#[test]
+fn mixer_k_fragments_over_one_link_arrive_unless_the_budget_all_fails() {
+    let (p, trials) = (0.3, 20_000u64);
+    let mut t = LinkTable::new(2);
+    t.set_symmetric(0, 1, p);
+    let topo = Topology::from_links(t);
+    for (k, n_tx) in [(2usize, 1u32), (3, 1), (2, 2)] {
+        let msg = Message::new(0, (k - 1) * PAYLOAD + 1);
+        let expected = 1.0 - (1.0 - p).powi((k as u32 * n_tx) as i32);
+        let got = (0..trials)
+            .filter(|&round| {
+                let res = run_msgs(
+                    &topo,
+                    params(FloodMode::Mixer, 1000, n_tx, 37),
+                    round,
+                    &[msg],
+                );
+                assert_eq!(res.fragments, vec![k]);
+                let d = res.delivery(0, 1);
+                // Whoever got nothing cost node 0 exactly its budget.
+                if res.radio[1].receptions == 0 {
+                    assert_eq!(res.radio[0].tx_slots, k as u32 * n_tx);
+                    assert_eq!(res.radio[1].tx_slots, 0);
+                }
+                d.is_some()
+            })
+            .count();
+        check_rate(
+            &format!("Mixer: {k} fragments over one link p={p}, N_tx={n_tx}"),
+            got as u64,
+            trials,
+            expected,
+            1.0,
+        );
+    }
+}
+
 /// Glossy on a PRR-1 line of h hops: each fragment's flood lasts
 /// L = h + 2·N_tx − 1 slots (see `glossy_floods_are_sequential`), so
 /// fragment j reaches node i in slot j·L + i − 1 and a k-fragment message is

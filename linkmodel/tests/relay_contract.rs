@@ -271,9 +271,12 @@ async fn live_faults_take_effect_from_the_next_round_as_in_an_independent_model(
 
 #[tokio::test]
 async fn an_interference_window_lowers_delivery_in_its_rounds() {
+    // 95 % extra loss: Mixer's complete nodes keep serving neighbours they
+    // know to lack fragments, which rides out 90 % (≈ 0.997 delivered on
+    // testbed20) too well for a clear drop.
     let cfg = config_with(
         7,
-        "[[interference]]\nfrom_round = 10\nto_round = 19\nextra_loss = 0.9\n",
+        "[[interference]]\nfrom_round = 10\nto_round = 19\nextra_loss = 0.95\n",
     );
     let c = Cluster::start_config(&cfg, RelayOptions::default(), NODES).await;
     let mut model = cfg.build().unwrap();
