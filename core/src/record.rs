@@ -27,6 +27,10 @@
 //! | `2 · n_test` | test labels (u16) |
 //! | `n_items · (9 + 4 · n_devices · n_classes)` | items: phase (u8), epoch (u32), sample (u32), then per device C × i32 |
 //!
+//! The header is 72 bytes and the label sections are padded, so that in a
+//! 4-aligned record every f32 series section is 4-aligned too (the firmware
+//! reads its data in place from flash, [`RecordSet::values`]).
+//!
 //! Decoding ([`Record::parse`]) borrows the bytes and never allocates or
 //! panics; encoding ([`encode_record`]) needs the `alloc` feature.
 
@@ -292,6 +296,11 @@ impl<'a> RecordSet<'a> {
         self.n == 0
     }
 
+    /// The raw little-endian bytes of every series, `[series][channel][t]`.
+    pub fn values(&self) -> &'a [u8] {
+        self.values
+    }
+
     /// The raw little-endian bytes of series `i` (`None` past the end).
     pub fn series_bytes(&self, i: usize) -> Option<&'a [u8]> {
         (i < self.n).then(|| &self.values[i * self.series_bytes..(i + 1) * self.series_bytes])
@@ -352,6 +361,11 @@ pub struct Record<'a> {
     items: &'a [u8],
 }
 
+/// Bytes of a label section of `n` labels (u16, padded to 4 bytes).
+fn labels_len(n: usize) -> usize {
+    (2 * n).div_ceil(4) * 4
+}
+
 fn take<'a>(bytes: &mut &'a [u8], n: usize, total: usize) -> Result<&'a [u8], RecordError> {
     if bytes.len() < n {
         return Err(RecordError::Length {
@@ -404,7 +418,7 @@ impl<'a> Record<'a> {
                 .checked_mul(series_bytes)
                 .ok_or(RecordError::Field("series"))?;
             let values = take(&mut rest, size, total)?;
-            let labels = take(&mut rest, 2 * n, total)?;
+            let labels = take(&mut rest, labels_len(n), total)?;
             Ok(RecordSet {
                 values,
                 labels,
@@ -543,6 +557,7 @@ pub fn encode_record<T: RecordValue>(
         for &l in labels {
             out.extend_from_slice(&l.to_le_bytes());
         }
+        out.resize(out.len() + labels_len(labels.len()) - 2 * labels.len(), 0);
     }
     for it in items {
         if it.partials.len() != per_item {
@@ -598,6 +613,8 @@ mod tests {
             },
         ];
         let bytes = encode_record(&h, (&train, &[0, 2]), (&test, &[1]), &items).unwrap();
+        // Header 72 + train 160 + labels 4 + test 80 + labels 2 (+2 padding).
+        assert_eq!(bytes.len(), 72 + 160 + 4 + 80 + 4 + 2 * (9 + 4 * 6));
         let r = Record::parse(&bytes).unwrap();
         assert_eq!(r.header().n_train, 2);
         assert_eq!(r.spec_check(), s);
