@@ -37,6 +37,7 @@ pub enum Phase {
 }
 
 /// Names, in [`Phase`] order.
+#[cfg_attr(not(feature = "radio-replay"), allow(dead_code))] // reported by the replay build
 pub const PHASE_NAMES: [&str; 5] = ["fit", "transform", "partial_logits", "gradient", "step"];
 
 /// A running SysTick and the ticks spent per phase.
@@ -91,6 +92,7 @@ impl Clock {
 
     /// Ticks taken by a loop of exactly `2 · iterations` instructions
     /// (`subs` + `bne`), to turn ticks into instructions.
+    #[cfg_attr(not(feature = "radio-replay"), allow(dead_code))] // reported by the replay build
     pub fn calibrate(&self, iterations: u32) -> u64 {
         let t0 = self.now();
         // SAFETY: a register-only countdown loop.

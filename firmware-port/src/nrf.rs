@@ -24,8 +24,9 @@ const WHITENING_IV: u32 = 37;
 /// Polls of EVENTS_END before a receive gives up and ends the round.
 pub const RX_WINDOW_POLLS: u32 = 200_000;
 
-/// Radio errors.
+/// Radio errors (reported through `Debug`).
 #[derive(Debug)]
+#[allow(dead_code)]
 pub enum NrfError {
     /// A packet could not be fragmented or encoded.
     Wire(wire::WireError),
@@ -43,13 +44,12 @@ pub struct NrfRadio {
     next_message: u16,
 }
 
-fn trigger(
-    reg: &nrf52840_pac::generic::Reg<
-        impl nrf52840_pac::generic::RegisterSpec<Ux = u32> + nrf52840_pac::generic::Writable,
-    >,
-) {
-    // SAFETY: writing 1 to a TASKS register starts the task.
-    reg.write(|w| unsafe { w.bits(1) });
+/// Starts a task: writes 1 to its TASKS register.
+macro_rules! trigger {
+    ($reg:expr) => {
+        // SAFETY: writing 1 to a TASKS register starts the task.
+        $reg.write(|w| unsafe { w.bits(1) })
+    };
 }
 
 impl NrfRadio {
@@ -114,7 +114,7 @@ impl NrfRadio {
 
     fn disable(&self) {
         self.radio.events_disabled.write(|w| unsafe { w.bits(0) });
-        trigger(&self.radio.tasks_disable);
+        trigger!(self.radio.tasks_disable);
         while self.radio.events_disabled.read().bits() == 0 {}
     }
 
@@ -129,9 +129,9 @@ impl NrfRadio {
         core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::Release);
         self.radio.events_ready.write(|w| unsafe { w.bits(0) });
         self.radio.events_end.write(|w| unsafe { w.bits(0) });
-        trigger(&self.radio.tasks_txen);
+        trigger!(self.radio.tasks_txen);
         while self.radio.events_ready.read().bits() == 0 {}
-        trigger(&self.radio.tasks_start);
+        trigger!(self.radio.tasks_start);
         while self.radio.events_end.read().bits() == 0 {}
         self.disable();
     }
@@ -144,9 +144,9 @@ impl NrfRadio {
             .write(|w| unsafe { w.bits(self.frame.as_mut_ptr() as u32) });
         self.radio.events_ready.write(|w| unsafe { w.bits(0) });
         self.radio.events_end.write(|w| unsafe { w.bits(0) });
-        trigger(&self.radio.tasks_rxen);
+        trigger!(self.radio.tasks_rxen);
         while self.radio.events_ready.read().bits() == 0 {}
-        trigger(&self.radio.tasks_start);
+        trigger!(self.radio.tasks_start);
         let mut polls = 0;
         while self.radio.events_end.read().bits() == 0 {
             polls += 1;
@@ -156,7 +156,7 @@ impl NrfRadio {
             }
         }
         core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::Acquire);
-        let ok = self.radio.crcstatus.read().is_crcok();
+        let ok = self.radio.crcstatus.read().crcstatus().is_crcok();
         self.disable();
         ok.then_some(usize::from(self.frame[1]))
     }

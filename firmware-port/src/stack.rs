@@ -30,6 +30,7 @@ pub fn paint() {
 }
 
 /// Bytes of stack used at the deepest point since [`paint`].
+#[cfg_attr(not(feature = "radio-replay"), allow(dead_code))] // reported by the replay build
 pub fn high_water() -> usize {
     let (bottom, top) = bounds();
     let mut p = bottom;
@@ -41,6 +42,7 @@ pub fn high_water() -> usize {
 }
 
 /// Size of the stack region (RAM left after the statics).
+#[cfg_attr(not(feature = "radio-replay"), allow(dead_code))] // reported by the replay build
 pub fn size() -> usize {
     let (bottom, top) = bounds();
     top - bottom
