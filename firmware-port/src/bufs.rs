@@ -25,6 +25,7 @@ impl<T, const N: usize> Static<T, N> {
 
     /// # Safety
     /// At most once per static over the program's life.
+    #[allow(clippy::mut_from_ref)] // an UnsafeCell, borrowed once
     unsafe fn get(&'static self) -> &'static mut [T] {
         // SAFETY: the caller guarantees uniqueness.
         unsafe { &mut *self.0.get() }
