@@ -327,6 +327,35 @@ fn firmware_in_qemu_replays_bit_identical_to_the_host() {
                 }),
             );
         }
+        // The routines whose costs the cycle model takes from calibration.
+        let rc = pairs(&line(&out, "routines"));
+        let n_calls = get(&rc, "calls") as f64;
+        let mut routines = serde_json::Map::new();
+        for l in out.lines().filter_map(|l| l.strip_prefix("routine ")) {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let per_call = f[2].parse::<u64>().unwrap() as f64 * instr_per_tick / n_calls;
+            let model = match f[0] {
+                "sqrtf" => cycles.f32_sqrt,
+                "expf" => cycles.f32_exp,
+                "logf" => cycles.f32_log,
+                _ => cycles.cvt64,
+            };
+            println!(
+                "device {d} routine {:>10}: {per_call:>6.1} instructions per call, cost model {model} cycles",
+                f[0]
+            );
+            // The model's constants were calibrated from these counts (CPI 1):
+            // a change in libm or the compiler runtime must be noticed.
+            assert!(
+                (model - per_call).abs() <= 0.25 * per_call,
+                "{}: {per_call:.1} instructions per call in QEMU, but the cycle model assumes {model}: recalibrate coordinator/src/cost.rs",
+                f[0]
+            );
+            routines.insert(
+                f[0].into(),
+                json!({"instructions_per_call": per_call, "cost_model_cycles": model}),
+            );
+        }
         let stack = pairs(&line(&out, "stack"));
         devices.push(json!({
             "device": d,
@@ -338,6 +367,7 @@ fn firmware_in_qemu_replays_bit_identical_to_the_host() {
             "predictions_equal": true,
             "instructions_per_tick": instr_per_tick,
             "phases": phases,
+            "routines": routines,
             "stack_high_water_bytes": get(&stack, "high_water"),
             "core_memory_footprint_bytes": rocknet_core::memory::MemoryFootprint::of(&spec).total().0,
             "image": image_sizes(&elf),

@@ -112,6 +112,8 @@ fn run(
     };
     let calib_iters = 1_000_000u32;
     let calib_ticks = clock.calibrate(calib_iters);
+    let routine_calls = 10_000u32;
+    let (routines, baseline) = clock.routines(routine_calls);
     let spec = device.model.spec();
     hprintln!(
         "ROCKNET-FW device {} of {} items {} features {} classes {} input {} optimizer {}",
@@ -135,6 +137,14 @@ fn run(
             clock.calls[i],
             clock.ticks[i]
         );
+    }
+    hprintln!(
+        "routines calls {} baseline_ticks {}",
+        routine_calls,
+        baseline
+    );
+    for (name, ticks) in meter::ROUTINE_NAMES.iter().zip(routines) {
+        hprintln!("routine {} ticks {}", name, ticks);
     }
     hprintln!(
         "stats rounds {} train_items {} eval_items {} steps {} eval_correct {} dropped {} rejected {} missing {} no_sample {}",

@@ -108,3 +108,51 @@ impl Clock {
         self.now() - t0
     }
 }
+
+/// The routines whose cycle costs the cost model assumes (libm, and the
+/// compiler runtime's 64-bit conversions), in the order [`Clock::routines`]
+/// measures them.
+#[cfg_attr(not(feature = "radio-replay"), allow(dead_code))] // reported by the replay build
+pub const ROUTINE_NAMES: [&str; 5] = ["sqrtf", "expf", "logf", "f32_to_i64", "i64_to_f32"];
+
+impl Clock {
+    /// Ticks of `n` calls of each routine in [`ROUTINE_NAMES`] over inputs
+    /// in the ranges the core calls them with, minus the ticks of the same
+    /// loop without the call. Returns (routine ticks, baseline ticks).
+    #[cfg_attr(not(feature = "radio-replay"), allow(dead_code))] // reported by the replay build
+    pub fn routines(&self, n: u32) -> ([u64; 5], u64) {
+        let baseline = self.time_loop(n, 0.0, 1.0, |v| v);
+        let net = |t: u64| t.saturating_sub(baseline);
+        // Adam's sqrt(v̂) (v̂ small), softmax's exp(z − max) ≤ 0, the loss's
+        // log of a probability, fixed-point products (|w·f|·2^20; the
+        // result's VCVT to i32 and back costs 2 instructions), and
+        // fixed-point sums back to f32 (+ a VCVT and a shift).
+        let out = [
+            net(self.time_loop(n, 1e-10, 1.0, libm::sqrtf)),
+            net(self.time_loop(n, -20.0, 0.0, libm::expf)),
+            net(self.time_loop(n, 1e-3, 1.0, libm::logf)),
+            net(self.time_loop(n, -3.0e6, 3.0e6, |v| {
+                core::hint::black_box(v as i64) as i32 as f32
+            })),
+            net(self.time_loop(n, -3.0e6, 3.0e6, |v| {
+                (core::hint::black_box(i64::from(v as i32) << 9)) as f32
+            })),
+        ];
+        (out, baseline)
+    }
+
+    /// Ticks of `n` iterations of `acc += f(x_i)`, `x_i` spread over
+    /// `[lo, hi)`.
+    #[inline(never)]
+    fn time_loop(&self, n: u32, lo: f32, hi: f32, f: impl Fn(f32) -> f32) -> u64 {
+        use core::hint::black_box;
+        let step = (hi - lo) / n as f32;
+        let t0 = self.now();
+        let mut acc = 0.0f32;
+        for i in 0..n {
+            acc += black_box(f(black_box(lo + step * i as f32)));
+        }
+        black_box(acc);
+        self.now() - t0
+    }
+}
