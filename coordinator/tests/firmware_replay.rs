@@ -2,10 +2,13 @@
 //! with bit-identical weights and predictions (issue: firmware port).
 //!
 //! 1. `rocknet train configs/quickstart.toml --epochs 2 --eval-every 2
-//!    --record DIR` (GunPoint, 5 devices, batch 8, Adam): 100 training + 150
-//!    evaluation items = 251 rounds; the host writes one record per device
-//!    and `expected.json` (each device's parameter hash, the predictions).
-//! 2. For devices 0 and 3: build the firmware for thumbv7em-none-eabihf with
+//!    --record DIR` (GunPoint, 5 devices, batch 8, Adam, f32): 100 training +
+//!    150 evaluation items = 251 rounds; and `rocknet train
+//!    configs/faceall-20.toml --epochs 1 --record DIR` (FaceAll, 20 devices,
+//!    int8, QAdam, batch 128: 560 + 1,690 items). The host writes one record
+//!    per device and `expected.json` (each device's parameter hash, the
+//!    predictions).
+//! 2. For GunPoint devices 0 and 3 and FaceAll device 0: build the firmware for thumbv7em-none-eabihf with
 //!    `--features radio-replay` and `ROCKNET_FW_RECORD` = that device's record
 //!    (its own cargo target dir, `<target>/firmware-replay/cargo`, so the
 //!    outer `cargo test` lock is not contended), run it in
@@ -33,7 +36,40 @@ use rocknet_coordinator::cost::CycleModel;
 use rocknet_core::record::Record;
 use serde_json::{Value, json};
 
-const DEVICES_CHECKED: [usize; 2] = [0, 3];
+/// A recorded run replayed in QEMU: `rocknet train` arguments, test-set
+/// size, devices replayed.
+struct Scenario {
+    name: &'static str,
+    args: &'static [&'static str],
+    n_test: usize,
+    devices: &'static [usize],
+}
+
+const SCENARIOS: [Scenario; 2] = [
+    // The issue's check: GunPoint, 5 devices, f32, Adam; device 0 (class
+    // biases) and device 3.
+    Scenario {
+        name: "gunpoint-5",
+        args: &[
+            "configs/quickstart.toml",
+            "--epochs",
+            "2",
+            "--eval-every",
+            "2",
+        ],
+        n_test: 150,
+        devices: &[0, 3],
+    },
+    // RockNet's deployment: FaceAll, 20 devices, int8, QAdam, batch 128;
+    // its largest device (the one the nRF52840 image is sized for), one
+    // epoch (560 training + 1,690 evaluation items).
+    Scenario {
+        name: "faceall-20",
+        args: &["configs/faceall-20.toml", "--epochs", "1"],
+        n_test: 1690,
+        devices: &[0],
+    },
+];
 
 fn target_dir() -> PathBuf {
     // CARGO_TARGET_TMPDIR is <target>/tmp.
@@ -212,166 +248,165 @@ fn firmware_in_qemu_replays_bit_identical_to_the_host() {
     let t0 = Instant::now();
     require_tools();
     let dir = target_dir().join("firmware-replay");
-    let rec_dir = dir.join("record");
-    let _ = std::fs::remove_dir_all(&rec_dir);
     std::fs::create_dir_all(&dir).unwrap();
-
-    // 1. The host trains and records.
-    let (ok, stdout, stderr) = common::rocknet(&[
-        "train",
-        "configs/quickstart.toml",
-        "--epochs",
-        "2",
-        "--eval-every",
-        "2",
-        "--record",
-        rec_dir.to_str().unwrap(),
-    ]);
-    assert!(ok, "rocknet train --record failed:\n{stdout}\n{stderr}");
-    let expected: Value =
-        serde_json::from_str(&std::fs::read_to_string(rec_dir.join("expected.json")).unwrap())
-            .unwrap();
-    let host_preds: Vec<u64> = expected["predictions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_u64().unwrap())
-        .collect();
-    assert_eq!(host_preds.len(), 150, "GunPoint has 150 test series");
 
     let cycles = CycleModel::default();
     let mut devices = Vec::new();
-    for d in DEVICES_CHECKED {
-        let rec_path = rec_dir.join(format!("device-{d}.rnrec"));
-        let bytes = std::fs::read(&rec_path).unwrap();
-        let record = Record::parse(&bytes).unwrap();
-        let spec = record.header().spec().unwrap();
-        let train_items = (0..record.n_items())
-            .filter(|&k| record.item(k).unwrap().phase == rocknet_core::wire::Phase::Train)
-            .count();
-        assert!(train_items >= 100, "{train_items} training rounds < 100");
+    for sc in &SCENARIOS {
+        // 1. The host trains and records.
+        let rec_dir = dir.join(format!("record-{}", sc.name));
+        let _ = std::fs::remove_dir_all(&rec_dir);
+        let mut args = vec!["train"];
+        args.extend_from_slice(sc.args);
+        args.extend_from_slice(&["--record", rec_dir.to_str().unwrap()]);
+        let (ok, stdout, stderr) = common::rocknet(&args);
+        assert!(ok, "rocknet train --record failed:\n{stdout}\n{stderr}");
+        let expected: Value =
+            serde_json::from_str(&std::fs::read_to_string(rec_dir.join("expected.json")).unwrap())
+                .unwrap();
+        let host_preds: Vec<u64> = expected["predictions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        assert_eq!(host_preds.len(), sc.n_test);
 
-        // 2. Build and run the firmware for this device.
-        let elf = build_firmware(
-            &["--no-default-features", "--features", "radio-replay"],
-            Some(&rec_path),
-            &dir.join(format!("firmware-device-{d}.elf")),
-        );
-        let out = run_qemu(&elf);
-        std::fs::write(dir.join(format!("qemu-device-{d}.txt")), &out).unwrap();
-        assert!(out.contains("ROCKNET-FW OK"), "{out}");
+        for &d in sc.devices {
+            let rec_path = rec_dir.join(format!("device-{d}.rnrec"));
+            let bytes = std::fs::read(&rec_path).unwrap();
+            let record = Record::parse(&bytes).unwrap();
+            let spec = record.header().spec().unwrap();
+            let train_items = (0..record.n_items())
+                .filter(|&k| record.item(k).unwrap().phase == rocknet_core::wire::Phase::Train)
+                .count();
+            assert!(train_items >= 100, "{train_items} training rounds < 100");
 
-        // 3. Bit-identical to the host.
-        let hash = line(&out, "weights_hash")[0].to_string();
-        let host_hash = expected["device_params_hash"][d].as_str().unwrap();
-        assert_eq!(
-            hash, host_hash,
-            "device {d}: firmware weights hash differs from the host's"
-        );
-        let preds = line(&out, "predictions");
-        let fw_preds: Vec<u64> = preds[1..].iter().map(|p| p.parse().unwrap()).collect();
-        assert_eq!(
-            fw_preds, host_preds,
-            "device {d}: firmware predictions differ from the host's"
-        );
-        let checks = pairs(&line(&out, "checks"));
-        assert_eq!(get(&checks, "logits_differ"), 0, "{out}");
-        assert_eq!(
-            get(&checks, "logits_equal"),
-            record.n_items() as u64,
-            "{out}"
-        );
-        assert_eq!(get(&checks, "unexpected"), 0, "{out}");
-        let stats = pairs(&line(&out, "stats"));
-        assert_eq!(get(&stats, "train_items"), train_items as u64);
-        assert_eq!(get(&stats, "eval_items"), 150);
-        for k in ["dropped", "rejected", "missing", "no_sample"] {
-            assert_eq!(get(&stats, k), 0, "{k}: {out}");
-        }
+            // 2. Build and run the firmware for this device.
+            let elf = build_firmware(
+                &["--no-default-features", "--features", "radio-replay"],
+                Some(&rec_path),
+                &dir.join(format!("firmware-{}-device-{d}.elf", sc.name)),
+            );
+            let out = run_qemu(&elf);
+            std::fs::write(dir.join(format!("qemu-{}-device-{d}.txt", sc.name)), &out).unwrap();
+            assert!(out.contains("ROCKNET-FW OK"), "{out}");
 
-        // 5. Measurements.
-        let calib = pairs(&line(&out, "calibrate"));
-        let instr_per_tick =
-            get(&calib, "instructions") as f64 / get(&calib, "ticks").max(1) as f64;
-        let predicted = cycles.device_cycles(&spec, record.header().batch_size as usize);
-        let mut phases = serde_json::Map::new();
-        for l in out.lines().filter_map(|l| l.strip_prefix("phase ")) {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            let (name, calls, ticks) = (
-                f[0],
-                f[2].parse::<u64>().unwrap(),
-                f[4].parse::<u64>().unwrap(),
+            // 3. Bit-identical to the host.
+            let hash = line(&out, "weights_hash")[0].to_string();
+            let host_hash = expected["device_params_hash"][d].as_str().unwrap();
+            assert_eq!(
+                hash, host_hash,
+                "device {d}: firmware weights hash differs from the host's"
             );
-            let per_call = ticks as f64 * instr_per_tick / calls.max(1) as f64;
-            let model = match name {
-                "transform" => Some(predicted.transform),
-                "partial_logits" => Some(predicted.partial_logits),
-                "gradient" => Some(predicted.gradient),
-                "step" => Some(predicted.optimizer_step),
-                _ => None,
-            };
-            let ratio = model.map(|m| per_call / m);
-            println!(
-                "device {d} {name:>15}: {calls:>4} calls, {per_call:>12.0} instructions per call, cost model {:>12} cycles, ratio {}",
-                model.map_or("-".into(), |m| format!("{m:.0}")),
-                ratio.map_or("-".into(), |r| format!("{r:.3}")),
+            let preds = line(&out, "predictions");
+            let fw_preds: Vec<u64> = preds[1..].iter().map(|p| p.parse().unwrap()).collect();
+            assert_eq!(
+                fw_preds, host_preds,
+                "device {d}: firmware predictions differ from the host's"
             );
-            phases.insert(
-                name.into(),
-                json!({
-                    "calls": calls,
-                    "ticks": ticks,
-                    "instructions_per_call": per_call,
-                    "cost_model_cycles_per_call": model,
-                    "instructions_over_model_cycles": ratio,
-                }),
+            let checks = pairs(&line(&out, "checks"));
+            assert_eq!(get(&checks, "logits_differ"), 0, "{out}");
+            assert_eq!(
+                get(&checks, "logits_equal"),
+                record.n_items() as u64,
+                "{out}"
             );
+            assert_eq!(get(&checks, "unexpected"), 0, "{out}");
+            let stats = pairs(&line(&out, "stats"));
+            assert_eq!(get(&stats, "train_items"), train_items as u64);
+            assert_eq!(get(&stats, "eval_items"), sc.n_test as u64);
+            for k in ["dropped", "rejected", "missing", "no_sample"] {
+                assert_eq!(get(&stats, k), 0, "{k}: {out}");
+            }
+
+            // 5. Measurements.
+            let calib = pairs(&line(&out, "calibrate"));
+            let instr_per_tick =
+                get(&calib, "instructions") as f64 / get(&calib, "ticks").max(1) as f64;
+            let predicted = cycles.device_cycles(&spec, record.header().batch_size as usize);
+            let mut phases = serde_json::Map::new();
+            for l in out.lines().filter_map(|l| l.strip_prefix("phase ")) {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                let (name, calls, ticks) = (
+                    f[0],
+                    f[2].parse::<u64>().unwrap(),
+                    f[4].parse::<u64>().unwrap(),
+                );
+                let per_call = ticks as f64 * instr_per_tick / calls.max(1) as f64;
+                let model = match name {
+                    "transform" => Some(predicted.transform),
+                    "partial_logits" => Some(predicted.partial_logits),
+                    "gradient" => Some(predicted.gradient),
+                    "step" => Some(predicted.optimizer_step),
+                    _ => None,
+                };
+                let ratio = model.map(|m| per_call / m);
+                println!(
+                    "{} device {d} {name:>15}: {calls:>4} calls, {per_call:>12.0} instructions per call, cost model {:>12} cycles, ratio {}",
+                    sc.name,
+                    model.map_or("-".into(), |m| format!("{m:.0}")),
+                    ratio.map_or("-".into(), |r| format!("{r:.3}")),
+                );
+                phases.insert(
+                    name.into(),
+                    json!({
+                        "calls": calls,
+                        "ticks": ticks,
+                        "instructions_per_call": per_call,
+                        "cost_model_cycles_per_call": model,
+                        "instructions_over_model_cycles": ratio,
+                    }),
+                );
+            }
+            // The routines whose costs the cycle model takes from calibration.
+            let rc = pairs(&line(&out, "routines"));
+            let n_calls = get(&rc, "calls") as f64;
+            let mut routines = serde_json::Map::new();
+            for l in out.lines().filter_map(|l| l.strip_prefix("routine ")) {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                let per_call = f[2].parse::<u64>().unwrap() as f64 * instr_per_tick / n_calls;
+                let model = match f[0] {
+                    "sqrtf" => cycles.f32_sqrt,
+                    "expf" => cycles.f32_exp,
+                    "logf" => cycles.f32_log,
+                    _ => cycles.cvt64,
+                };
+                println!(
+                    "{} device {d} routine {:>10}: {per_call:>6.1} instructions per call, cost model {model} cycles",
+                    sc.name, f[0]
+                );
+                // The model's constants were calibrated from these counts (CPI 1):
+                // a change in libm or the compiler runtime must be noticed.
+                assert!(
+                    (model - per_call).abs() <= 0.25 * per_call,
+                    "{}: {per_call:.1} instructions per call in QEMU, but the cycle model assumes {model}: recalibrate coordinator/src/cost.rs",
+                    f[0]
+                );
+                routines.insert(
+                    f[0].into(),
+                    json!({"instructions_per_call": per_call, "cost_model_cycles": model}),
+                );
+            }
+            let stack = pairs(&line(&out, "stack"));
+            devices.push(json!({
+                "scenario": sc.name,
+                "rocknet_train": sc.args.join(" "),
+                "device": d,
+                "features": spec.num_features(),
+                "items": record.n_items(),
+                "train_items": train_items,
+                "weights_hash": hash,
+                "weights_hash_host": host_hash,
+                "predictions_equal": true,
+                "instructions_per_tick": instr_per_tick,
+                "phases": phases,
+                "routines": routines,
+                "stack_high_water_bytes": get(&stack, "high_water"),
+                "core_memory_footprint_bytes": rocknet_core::memory::MemoryFootprint::of(&spec).total().0,
+                "image": image_sizes(&elf),
+            }));
         }
-        // The routines whose costs the cycle model takes from calibration.
-        let rc = pairs(&line(&out, "routines"));
-        let n_calls = get(&rc, "calls") as f64;
-        let mut routines = serde_json::Map::new();
-        for l in out.lines().filter_map(|l| l.strip_prefix("routine ")) {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            let per_call = f[2].parse::<u64>().unwrap() as f64 * instr_per_tick / n_calls;
-            let model = match f[0] {
-                "sqrtf" => cycles.f32_sqrt,
-                "expf" => cycles.f32_exp,
-                "logf" => cycles.f32_log,
-                _ => cycles.cvt64,
-            };
-            println!(
-                "device {d} routine {:>10}: {per_call:>6.1} instructions per call, cost model {model} cycles",
-                f[0]
-            );
-            // The model's constants were calibrated from these counts (CPI 1):
-            // a change in libm or the compiler runtime must be noticed.
-            assert!(
-                (model - per_call).abs() <= 0.25 * per_call,
-                "{}: {per_call:.1} instructions per call in QEMU, but the cycle model assumes {model}: recalibrate coordinator/src/cost.rs",
-                f[0]
-            );
-            routines.insert(
-                f[0].into(),
-                json!({"instructions_per_call": per_call, "cost_model_cycles": model}),
-            );
-        }
-        let stack = pairs(&line(&out, "stack"));
-        devices.push(json!({
-            "device": d,
-            "features": spec.num_features(),
-            "items": record.n_items(),
-            "train_items": train_items,
-            "weights_hash": hash,
-            "weights_hash_host": host_hash,
-            "predictions_equal": true,
-            "instructions_per_tick": instr_per_tick,
-            "phases": phases,
-            "routines": routines,
-            "stack_high_water_bytes": get(&stack, "high_water"),
-            "core_memory_footprint_bytes": rocknet_core::memory::MemoryFootprint::of(&spec).total().0,
-            "image": image_sizes(&elf),
-        }));
     }
 
     // 4. The nRF52840 image (FaceAll, 20 devices, device 0, int8, QAdam).
@@ -384,7 +419,6 @@ fn firmware_in_qemu_replays_bit_identical_to_the_host() {
     assert!(ram <= 256 * 1024, "static RAM {ram} B > 256 KiB");
 
     let m = json!({
-        "config": "configs/quickstart.toml --epochs 2 --eval-every 2 (GunPoint, 5 devices, batch 8, Adam, f32)",
         "qemu": "qemu-system-arm -machine mps2-an386 -cpu cortex-m4 -icount shift=0",
         "devices": devices,
         "nrf52840_faceall20_device0": nrf_sizes,
