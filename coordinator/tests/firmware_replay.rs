@@ -403,6 +403,7 @@ fn firmware_in_qemu_replays_bit_identical_to_the_host() {
                 "phases": phases,
                 "routines": routines,
                 "stack_high_water_bytes": get(&stack, "high_water"),
+                "stack_high_water_after_fit_bytes": get(&stack, "after_fit"),
                 "core_memory_footprint_bytes": rocknet_core::memory::MemoryFootprint::of(&spec).total().0,
                 "image": image_sizes(&elf),
             }));

@@ -87,7 +87,8 @@ fn main() -> ! {
     if let Err(e) = device.fit(&mut clock) {
         fail(e)
     }
-    run(device, partition, clock, bufs.rx, bufs.tx)
+    let stack_after_fit = stack::high_water();
+    run(device, partition, clock, bufs.rx, bufs.tx, stack_after_fit)
 }
 
 #[cfg(feature = "radio-replay")]
@@ -97,6 +98,7 @@ fn run(
     mut clock: Clock,
     rx: &'static mut [u8],
     tx: &'static mut [u8],
+    stack_after_fit: usize,
 ) -> ! {
     use cortex_m_semihosting::{debug, hprint, hprintln};
 
@@ -176,8 +178,9 @@ fn run(
     }
     hprintln!();
     hprintln!(
-        "stack high_water {} region {}",
+        "stack high_water {} after_fit {} region {}",
         stack::high_water(),
+        stack_after_fit,
         stack::size()
     );
     hprintln!("ROCKNET-FW OK");
@@ -193,6 +196,7 @@ fn run(
     mut clock: Clock,
     rx: &'static mut [u8],
     tx: &'static mut [u8],
+    _stack_after_fit: usize,
 ) -> ! {
     let Some(p) = nrf52840_pac::Peripherals::take() else {
         fail("nRF52840 peripherals already taken")
