@@ -34,15 +34,20 @@ enum Command {
     /// The coordinator of a deployed cluster (containers): waits for the
     /// devices to connect, then runs the experiment through the relay.
     Serve(ServeArgs),
-    /// One device process (what `run` starts; also `rocknet-node`).
-    #[command(hide = true)]
-    Node(NodeCli),
+    /// One device process of a deployed cluster (what `run` starts for each
+    /// device; also `rocknet-node`): joins the coordinator, gets the plan,
+    /// trains through the relay.
+    Node(rocknet_node::cli::NodeCli),
+    /// The link-model relay of a deployed cluster, set up from an experiment
+    /// config's `[network]` section (link model, time scale, round timeout,
+    /// cluster id, config hash), listening on all interfaces.
+    Relay(RelayCli),
     /// The link-model relay (what `run` starts; also `rocknet-linkmodel`).
     #[command(hide = true)]
     Linkmodel(rocknet_linkmodel::cli::RelayArgs),
     /// Send a live command to a running link-model relay and print its reply:
     /// `link-down A B`, `link-up A B`, `node-down N`, `node-up N`,
-    /// `partition 1-10 11-20`, `heal`, `prr A B P`, `status`.
+    /// `partition 1-10 11-20`, `heal`, `prr A B P`, `status`, `shutdown`.
     Ctl(CtlArgs),
     /// Re-render a run's plots and summary.md from its report.json.
     Report {
@@ -103,15 +108,20 @@ struct ScaleArgs {
 struct ServeArgs {
     /// Experiment config (TOML).
     config: PathBuf,
-    /// The relay's data address.
+    /// The relay's data address, `host:port` (a service name is resolved).
     #[arg(long, env = "ROCKNET_RELAY", default_value = "127.0.0.1:7700")]
-    relay: std::net::SocketAddr,
+    relay: String,
     /// Where devices connect for telemetry.
     #[arg(long, default_value = "0.0.0.0:7800")]
     listen: std::net::SocketAddr,
-    /// The relay's trace file, if readable from here.
+    /// The relay's trace file, if readable from here (a shared volume);
+    /// copied into the run directory.
     #[arg(long)]
     trace: Option<PathBuf>,
+    /// The relay's control address: told to shut down when the run ends, so
+    /// the whole deployment ends with it.
+    #[arg(long, env = "ROCKNET_CONTROL")]
+    control: Option<String>,
     /// Override the number of epochs.
     #[arg(long)]
     epochs: Option<usize>,
@@ -124,19 +134,24 @@ struct ServeArgs {
 }
 
 #[derive(Args, Debug)]
-struct NodeCli {
-    /// Device index (0-based; radio node id = device + 1).
-    #[arg(long, env = "ROCKNET_DEVICE")]
-    device: usize,
-    /// The relay's data address.
-    #[arg(long, env = "ROCKNET_RELAY", default_value = "127.0.0.1:7700")]
-    relay: std::net::SocketAddr,
-    /// The coordinator's telemetry address.
-    #[arg(long, env = "ROCKNET_COORDINATOR", default_value = "127.0.0.1:7800")]
-    coordinator: std::net::SocketAddr,
-    /// Seconds to keep trying to reach the coordinator.
-    #[arg(long, default_value_t = 120)]
-    join_timeout_s: u64,
+struct RelayCli {
+    /// Experiment config (TOML) whose `[network]` names the link model.
+    config: PathBuf,
+    /// Data address nodes send their packets to.
+    #[arg(long, default_value = "0.0.0.0:7700")]
+    listen: std::net::SocketAddr,
+    /// Control address (`rocknet ctl`, and `shutdown` from `rocknet serve`).
+    #[arg(long, default_value = "0.0.0.0:7701")]
+    control: std::net::SocketAddr,
+    /// Trace file (JSON lines, one per round, flushed per round).
+    #[arg(long)]
+    trace: Option<PathBuf>,
+    /// Override the number of epochs (must match the coordinator's).
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Override the seed (must match the coordinator's).
+    #[arg(long)]
+    seed: Option<u32>,
 }
 
 #[derive(Args, Debug)]
@@ -188,13 +203,9 @@ fn main() -> Result<()> {
         Command::Scale(args) => scale_cmd(&args),
         Command::Node(a) => {
             init_tracing();
-            rocknet_node::process::run(&rocknet_node::process::NodeArgs {
-                device: a.device,
-                relay: a.relay,
-                coordinator: a.coordinator,
-                join_timeout: std::time::Duration::from_secs(a.join_timeout_s),
-            })
+            rocknet_node::process::run(&a.resolve()?)
         }
+        Command::Relay(a) => relay_cmd(&a),
         Command::Linkmodel(a) => {
             init_tracing();
             rocknet_linkmodel::cli::run(&a)
@@ -221,27 +232,8 @@ fn reply_timeout(secs: f64) -> Result<std::time::Duration> {
 /// Sends one control command to the relay and prints the reply (pretty JSON
 /// for `status`); a reply starting with `error` makes the command fail.
 fn ctl_cmd(a: &CtlArgs) -> Result<()> {
-    use anyhow::{Context, bail};
     let line = a.command.join(" ");
-    let bind = if a.relay.is_ipv4() {
-        "0.0.0.0:0"
-    } else {
-        "[::]:0"
-    };
-    let sock = std::net::UdpSocket::bind(bind).context("binding a UDP socket")?;
-    let timeout = reply_timeout(a.timeout)?;
-    sock.set_read_timeout(Some(timeout))
-        .context("setting the reply timeout")?;
-    sock.send_to(line.as_bytes(), a.relay)
-        .with_context(|| format!("sending `{line}` to {}", a.relay))?;
-    let mut buf = vec![0u8; 65_536];
-    let (n, _) = sock
-        .recv_from(&mut buf)
-        .with_context(|| format!("no reply from the relay at {}", a.relay))?;
-    let reply = String::from_utf8_lossy(&buf[..n]);
-    if reply.starts_with("error") {
-        bail!("relay: {reply}");
-    }
+    let reply = rocknet_linkmodel::cli::send_command(a.relay, &line, reply_timeout(a.timeout)?)?;
     match serde_json::from_str::<serde_json::Value>(&reply) {
         Ok(v) if v.is_object() => println!("{}", serde_json::to_string_pretty(&v)?),
         _ => println!("{reply}"),
@@ -345,17 +337,54 @@ fn scale_cmd(args: &ScaleArgs) -> Result<()> {
 fn serve_cmd(args: &ServeArgs) -> Result<()> {
     init_tracing();
     let (exp, net) = prepare_cluster(&args.config, args.epochs, args.seed)?;
-    run_and_print(
+    let patience = std::time::Duration::from_secs(120);
+    let relay = rocknet_node::cli::resolve(&args.relay, patience).context("--relay")?;
+    let control = args
+        .control
+        .as_deref()
+        .map(|c| rocknet_node::cli::resolve(c, patience).context("--control"))
+        .transpose()?;
+    let result = run_and_print(
         &exp,
         &net,
         cluster::Deployment::Serve {
-            relay: args.relay,
+            relay,
             listen: args.listen,
             trace: args.trace.clone(),
+            control,
         },
         &args.out,
         false,
-    )
+    );
+    // A run that ended in an error did not shut the relay down: do it here,
+    // so the deployment ends either way.
+    if let (Err(_), Some(control)) = (&result, control) {
+        let _ = rocknet_linkmodel::cli::send_command(
+            control,
+            "shutdown",
+            std::time::Duration::from_secs(3),
+        );
+    }
+    result
+}
+
+/// The relay for an experiment: its link model and settings come from the
+/// same config (and overrides) as the coordinator's, so the config hash in
+/// every Hello matches.
+fn relay_cmd(args: &RelayCli) -> Result<()> {
+    init_tracing();
+    let (exp, net) = prepare_cluster(&args.config, args.epochs, args.seed)?;
+    let netc = &exp.config.network;
+    rocknet_linkmodel::cli::run(&rocknet_linkmodel::cli::RelayArgs {
+        config: net.path.clone(),
+        listen: args.listen,
+        control: args.control,
+        trace: args.trace.clone(),
+        time_scale: netc.time_scale,
+        cluster: netc.cluster,
+        config_hash: Some(exp.config.hash()),
+        round_timeout_ms: netc.round_timeout_ms,
+    })
 }
 
 fn run_and_print(

@@ -317,20 +317,22 @@ fn a_killed_device_is_reported_and_a_restarted_one_rejoins() {
     assert!(losses[5] < losses[0] / 4.0, "{losses:?}");
 }
 
-/// The containerised form on loopback: a relay, `rocknet serve` and device
-/// processes started independently (in any order, as containers start)
-/// find each other and compute exactly what `rocknet train` computes.
+/// The containerised form on loopback: `rocknet relay` (set up from the
+/// experiment config), `rocknet serve` and device processes started
+/// independently (in any order, as containers start) find each other,
+/// compute exactly what `rocknet train` computes, and the deployment ends by
+/// itself: serve tells the relay to shut down and keeps the relay's whole
+/// trace (final drops line included) in the run directory.
 #[test]
 fn serve_with_an_external_relay_and_self_starting_devices_equals_train() {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
     let cfg = root().join("configs/quickstart.toml");
-    let line6 = root().join("configs/linkmodel-line6.toml");
     let trace = dir.path().join("trace.jsonl");
     let mut relay = rocknet()
-        .arg("linkmodel")
-        .arg("--config")
-        .arg(&line6)
+        .arg("relay")
+        .arg(&cfg)
+        .args(["--epochs", "3"])
         .args(["--listen", "127.0.0.1:0", "--control", "127.0.0.1:0"])
         .arg("--trace")
         .arg(&trace)
@@ -339,10 +341,10 @@ fn serve_with_an_external_relay_and_self_starting_devices_equals_train() {
         .unwrap();
     let mut lines = BufReader::new(relay.stderr.take().unwrap()).lines();
     let ready = lines.next().unwrap().unwrap();
-    let relay_addr = ready
+    let (relay_addr, control) = ready
         .strip_prefix("rocknet-linkmodel: data ")
         .and_then(|r| r.split_once(" control "))
-        .map(|(d, _)| d.to_string())
+        .map(|(d, c)| (d.to_string(), c.trim().to_string()))
         .unwrap_or_else(|| panic!("unexpected ready line {ready:?}"));
     std::thread::spawn(move || for _ in lines {});
     // A free port for the coordinator's telemetry listener.
@@ -374,9 +376,13 @@ fn serve_with_an_external_relay_and_self_starting_devices_equals_train() {
             "3",
             "--relay",
             &relay_addr,
+            "--control",
+            &control,
             "--listen",
             &coordinator,
         ])
+        .arg("--trace")
+        .arg(&trace)
         .arg("--out")
         .arg(dir.path().join("runs"))
         .output()
@@ -384,12 +390,27 @@ fn serve_with_an_external_relay_and_self_starting_devices_equals_train() {
     for n in &mut nodes {
         let _ = n.wait();
     }
-    let _ = relay.kill();
-    let _ = relay.wait();
+    // The relay was told to shut down: it exits by itself, successfully.
+    let t0 = Instant::now();
+    let relay_status = loop {
+        if let Some(st) = relay.try_wait().unwrap() {
+            break Some(st);
+        }
+        if t0.elapsed() > Duration::from_secs(20) {
+            let _ = relay.kill();
+            let _ = relay.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        relay_status.is_some_and(|s| s.success()),
+        "the relay did not shut down by itself: {relay_status:?}"
     );
     let run_dir = std::fs::read_dir(dir.path().join("runs"))
         .unwrap()
@@ -397,6 +418,14 @@ fn serve_with_an_external_relay_and_self_starting_devices_equals_train() {
         .unwrap()
         .unwrap()
         .path();
+    let kept = std::fs::read(run_dir.join("trace.jsonl")).unwrap();
+    assert_eq!(kept, std::fs::read(&trace).unwrap(), "trace copy differs");
+    let last = kept.split(|&b| b == b'\n').rev().nth(1).unwrap();
+    assert!(
+        last.starts_with(b"{\"drops\""),
+        "{}",
+        String::from_utf8_lossy(last)
+    );
     let report: Value =
         serde_json::from_slice(&std::fs::read(run_dir.join("report.json")).unwrap()).unwrap();
     let train = stdout_json(
@@ -410,4 +439,9 @@ fn serve_with_an_external_relay_and_self_starting_devices_equals_train() {
     assert_eq!(report["completed"], true);
     assert_eq!(report["weights_hash"], train["weights_hash"]);
     assert_eq!(report["predictions"], train["predictions"]);
+    assert_eq!(
+        report["network"]["messages_lost"], 0,
+        "{}",
+        report["network"]
+    );
 }

@@ -139,51 +139,36 @@ impl OpCounts {
     }
 }
 
-/// Saturating: op counts never wrap.
-impl Add for OpCounts {
-    type Output = Self;
-    fn add(self, r: Self) -> Self {
-        Self {
-            f32_add: self.f32_add.saturating_add(r.f32_add),
-            f32_mul: self.f32_mul.saturating_add(r.f32_mul),
-            f32_div: self.f32_div.saturating_add(r.f32_div),
-            f32_sqrt: self.f32_sqrt.saturating_add(r.f32_sqrt),
-            f32_exp: self.f32_exp.saturating_add(r.f32_exp),
-            f32_log: self.f32_log.saturating_add(r.f32_log),
-            f32_cmp: self.f32_cmp.saturating_add(r.f32_cmp),
-            cvt: self.cvt.saturating_add(r.cvt),
-            cvt64: self.cvt64.saturating_add(r.cvt64),
-            int_op: self.int_op.saturating_add(r.int_op),
-            load: self.load.saturating_add(r.load),
-            store: self.store.saturating_add(r.store),
+/// The field-by-field operators, from one list of the counts (a count left
+/// out would not compile: the struct literal needs every field). Saturating:
+/// op counts never wrap.
+macro_rules! fieldwise_ops {
+    ($($field:ident),* $(,)?) => {
+        impl Add for OpCounts {
+            type Output = Self;
+            fn add(self, r: Self) -> Self {
+                Self { $($field: self.$field.saturating_add(r.$field)),* }
+            }
         }
-    }
+
+        /// `n` repetitions.
+        impl Mul<u64> for OpCounts {
+            type Output = Self;
+            fn mul(self, n: u64) -> Self {
+                Self { $($field: self.$field.saturating_mul(n)),* }
+            }
+        }
+    };
 }
+
+fieldwise_ops!(
+    f32_add, f32_mul, f32_div, f32_sqrt, f32_exp, f32_log, f32_cmp, cvt, cvt64, int_op, load,
+    store,
+);
 
 impl AddAssign for OpCounts {
     fn add_assign(&mut self, r: Self) {
         *self = *self + r;
-    }
-}
-
-/// Saturating: `n` repetitions.
-impl Mul<u64> for OpCounts {
-    type Output = Self;
-    fn mul(self, n: u64) -> Self {
-        Self {
-            f32_add: self.f32_add.saturating_mul(n),
-            f32_mul: self.f32_mul.saturating_mul(n),
-            f32_div: self.f32_div.saturating_mul(n),
-            f32_sqrt: self.f32_sqrt.saturating_mul(n),
-            f32_exp: self.f32_exp.saturating_mul(n),
-            f32_log: self.f32_log.saturating_mul(n),
-            f32_cmp: self.f32_cmp.saturating_mul(n),
-            cvt: self.cvt.saturating_mul(n),
-            cvt64: self.cvt64.saturating_mul(n),
-            int_op: self.int_op.saturating_mul(n),
-            load: self.load.saturating_mul(n),
-            store: self.store.saturating_mul(n),
-        }
     }
 }
 

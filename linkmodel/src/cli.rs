@@ -50,6 +50,31 @@ pub fn load_config(path: &std::path::Path) -> Result<LinkModelConfig> {
     toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
+/// Sends one control command (e.g. `link-down 3 7`, `status`, `shutdown`) to
+/// the relay's control address and returns its reply; a reply starting with
+/// `error` is an error.
+pub fn send_command(control: SocketAddr, line: &str, timeout: Duration) -> Result<String> {
+    let bind = if control.is_ipv4() {
+        "0.0.0.0:0"
+    } else {
+        "[::]:0"
+    };
+    let sock = std::net::UdpSocket::bind(bind).context("binding a UDP socket")?;
+    sock.set_read_timeout(Some(timeout))
+        .context("setting the reply timeout")?;
+    sock.send_to(line.as_bytes(), control)
+        .with_context(|| format!("sending `{line}` to {control}"))?;
+    let mut buf = vec![0u8; 65_536];
+    let (n, _) = sock
+        .recv_from(&mut buf)
+        .with_context(|| format!("no reply from the relay at {control}"))?;
+    let reply = String::from_utf8_lossy(&buf[..n]).into_owned();
+    if reply.starts_with("error") {
+        anyhow::bail!("relay: {reply}");
+    }
+    Ok(reply)
+}
+
 /// Prefix of the line announcing the bound addresses on stderr:
 /// `rocknet-linkmodel: data <addr> control <addr>` (parsed by `rocknet run`).
 pub const READY_PREFIX: &str = "rocknet-linkmodel: data ";

@@ -8,12 +8,14 @@
 //! [`process`] (the `rocknet-node` process: UDP to the relay, telemetry to
 //! the coordinator over [`telemetry`]).
 
+pub mod cli;
 pub mod config;
 pub mod energy;
 pub mod experiment;
 pub mod network;
 pub mod process;
 pub mod protocol;
+pub mod relay_link;
 pub mod schedule;
 pub mod telemetry;
 pub mod weights;

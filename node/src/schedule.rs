@@ -65,6 +65,20 @@ impl Schedule {
         }
     }
 
+    /// The schedule of an experiment as configured (what the host and every
+    /// device run).
+    pub fn of(exp: &crate::experiment::Experiment) -> Self {
+        let t = &exp.config.training;
+        Self::new(
+            exp.train.len(),
+            exp.test.len(),
+            t.epochs,
+            t.eval_every,
+            exp.batch_size(),
+            t.seed,
+        )
+    }
+
     /// Whether epoch `e` ends with an evaluation pass.
     pub fn evaluates(&self, epoch: usize) -> bool {
         epoch == self.epochs || epoch.is_multiple_of(self.eval_every)

@@ -36,7 +36,6 @@ fn nodes(exp: &Experiment, policy: MissingPolicy) -> Vec<DeviceNode<f32>> {
             let mut m =
                 DeviceModel::<f32, HeapStorage>::new(spec, DeviceBuffers::allocate(&spec)).unwrap();
             m.fit(set).unwrap();
-            let t = &exp.config.training;
             DeviceNode::new(
                 NodeSetup {
                     device: d,
@@ -51,14 +50,7 @@ fn nodes(exp: &Experiment, policy: MissingPolicy) -> Vec<DeviceNode<f32>> {
                 },
                 exp.partition,
                 m,
-                Schedule::new(
-                    exp.train.len(),
-                    exp.test.len(),
-                    t.epochs,
-                    t.eval_every,
-                    exp.batch_size(),
-                    t.seed,
-                ),
+                Schedule::of(exp),
                 OwnedShard::of(
                     exp.partition.shard(exp.train.len(), d).unwrap(),
                     &exp.train.values,

@@ -2,25 +2,23 @@
 //! sample index, epoch, config hash), hears the round's floods like any
 //! node, and scores evaluation samples from the partial logits it received.
 
-use std::net::{SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use rocknet_core::classifier::LogitTotals;
-use rocknet_core::wire::{self, Beacon, Body, HOST_NODE, Hello, Packet, Phase, RELAY_NODE};
-use rocknet_node::process::NO_ROUND;
+use rocknet_core::wire::{self, Beacon, Body, HOST_NODE, Phase};
+use rocknet_node::relay_link::{RelayLink, RoundEnd};
 use rocknet_node::schedule::Item;
 
-/// The host's socket and identity.
+/// The host's link to the relay and what it needs to read a round.
 pub struct Host {
-    sock: UdpSocket,
-    relay: SocketAddr,
+    link: RelayLink,
     cluster: u16,
     config_hash: u64,
     n_devices: usize,
     n_classes: usize,
-    buf: Vec<u8>,
 }
 
 /// What the host took from one round.
@@ -42,64 +40,20 @@ impl Host {
         n_devices: usize,
         n_classes: usize,
     ) -> Result<Self> {
-        let bind = if relay.is_ipv4() {
-            "0.0.0.0:0"
-        } else {
-            "[::]:0"
-        };
-        let sock = UdpSocket::bind(bind).context("binding the host's UDP socket")?;
         Ok(Self {
-            sock,
-            relay,
+            link: RelayLink::bind(relay, cluster, HOST_NODE, config_hash)?,
             cluster,
             config_hash,
             n_devices,
             n_classes,
-            buf: vec![0u8; 65_536],
         })
-    }
-
-    fn packet(&self, round: u32, body: Body<'_>) -> Result<Vec<u8>> {
-        Ok(Packet {
-            cluster: self.cluster,
-            source: HOST_NODE,
-            round,
-            body,
-        }
-        .to_vec()?)
-    }
-
-    fn hello(&self, round: u32) -> Result<Vec<u8>> {
-        self.packet(
-            round,
-            Body::Hello(Hello {
-                node: HOST_NODE,
-                config_hash: self.config_hash,
-            }),
-        )
     }
 
     /// Registers with the relay (retrying until `timeout`).
     pub fn register(&mut self, timeout: Duration) -> Result<()> {
-        let hello = self.hello(NO_ROUND)?;
-        self.sock
-            .set_read_timeout(Some(Duration::from_millis(200)))?;
-        let start = Instant::now();
-        while start.elapsed() < timeout {
-            let _ = self.sock.send_to(&hello, self.relay);
-            if let Ok((n, from)) = self.sock.recv_from(&mut self.buf)
-                && from == self.relay
-                && let Ok(p) = wire::decode(&self.buf[..n])
-                && p.source == RELAY_NODE
-                && matches!(p.body, Body::Hello(h) if h.node == HOST_NODE)
-            {
-                return Ok(());
-            }
-        }
-        bail!(
-            "the relay at {} did not answer the host's registration",
-            self.relay
-        )
+        self.link
+            .register(&AtomicBool::new(false), Some(timeout))
+            .map(|_| ())
     }
 
     /// Runs round `round`: beacon for `this` (Idle past the end), end marker,
@@ -119,78 +73,44 @@ impl Host {
             epoch: this.map_or(0, |i| i.epoch as u32),
             config_hash: self.config_hash,
         };
-        let b = self.packet(round, Body::Beacon(beacon))?;
-        self.sock
-            .send_to(&b, self.relay)
-            .context("sending the beacon")?;
-        let m = self.hello(round)?;
-        self.sock
-            .send_to(&m, self.relay)
-            .context("sending the end marker")?;
+        let b = self.link.packet(round, Body::Beacon(beacon))?;
+        // The host opens every round, so it cannot be late for one.
+        self.link.submit(round, &[b])?;
+        let delivered = match self.link.collect(round, quiet, interrupted)? {
+            RoundEnd::Done(d) => d,
+            RoundEnd::Lost => bail!(
+                "the relay at {} stopped answering in round {round}",
+                self.link.relay()
+            ),
+        };
 
         let mut totals = LogitTotals::new(self.n_classes);
         let mut seen = vec![false; self.n_devices];
         let (mut contributions, mut heard) = (0usize, 0usize);
-        let mut last = Instant::now();
-        loop {
-            if interrupted.load(Ordering::SeqCst) {
-                bail!("interrupted in round {round}");
+        for bytes in &delivered {
+            let Ok(inner) = wire::decode_checked(bytes, self.cluster, round) else {
+                continue;
+            };
+            let Some(dev) = usize::from(inner.source).checked_sub(1) else {
+                continue;
+            };
+            if dev >= self.n_devices || seen[dev] {
+                continue;
             }
-            let n = match self.sock.recv_from(&mut self.buf) {
-                Ok((n, from)) if from == self.relay => n,
-                Ok(_) => continue,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
+            match (inner.body, prev) {
+                (Body::PartialLogits(l), Some(it))
+                    if l.sample_index as usize == it.sample
+                        && l.logits.n_classes() == self.n_classes =>
                 {
-                    if last.elapsed() > quiet {
-                        bail!(
-                            "the relay at {} stopped answering in round {round}",
-                            self.relay
-                        );
+                    seen[dev] = true;
+                    heard += 1;
+                    if totals.add(&l.logits).is_ok() {
+                        contributions += 1;
                     }
-                    continue;
                 }
-                Err(e) => return Err(e).context("receiving from the relay"),
-            };
-            last = Instant::now();
-            let Ok(p) = wire::decode(&self.buf[..n]) else {
-                continue;
-            };
-            if p.cluster != self.cluster || p.source != RELAY_NODE || p.round != round {
-                continue;
-            }
-            match p.body {
-                Body::Hello(_) => break,
-                Body::Delivery(d) => {
-                    let Ok(inner) = wire::decode_checked(d.inner, self.cluster, round) else {
-                        continue;
-                    };
-                    let Some(dev) = usize::from(inner.source).checked_sub(1) else {
-                        continue;
-                    };
-                    if dev >= self.n_devices || seen[dev] {
-                        continue;
-                    }
-                    match (inner.body, prev) {
-                        (Body::PartialLogits(l), Some(it))
-                            if l.sample_index as usize == it.sample
-                                && l.logits.n_classes() == self.n_classes =>
-                        {
-                            seen[dev] = true;
-                            heard += 1;
-                            if totals.add(&l.logits).is_ok() {
-                                contributions += 1;
-                            }
-                        }
-                        (Body::Absent(a), Some(it)) if a.sample_index as usize == it.sample => {
-                            seen[dev] = true;
-                            heard += 1;
-                        }
-                        _ => {}
-                    }
+                (Body::Absent(a), Some(it)) if a.sample_index as usize == it.sample => {
+                    seen[dev] = true;
+                    heard += 1;
                 }
                 _ => {}
             }
@@ -199,11 +119,5 @@ impl Host {
             prediction: (contributions > 0).then(|| (totals.argmax(), contributions)),
             heard,
         })
-    }
-
-    /// Sets how long a receive waits before checking the quiet timer.
-    pub fn set_poll(&self, d: Duration) -> Result<()> {
-        self.sock.set_read_timeout(Some(d))?;
-        Ok(())
     }
 }

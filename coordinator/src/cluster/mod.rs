@@ -44,8 +44,11 @@ pub enum Deployment {
         /// Where devices connect for telemetry.
         listen: SocketAddr,
         /// The relay's trace file, if this process can read it (for the
-        /// radio and loss figures).
+        /// radio and loss figures); copied into the run directory.
         trace: Option<PathBuf>,
+        /// The relay's control address: sent `shutdown` when the run is
+        /// over, so a deployment ends by itself (`docker compose up`).
+        control: Option<SocketAddr>,
     },
 }
 
@@ -225,7 +228,12 @@ pub fn run_cluster(
             children.push(relay.child);
             (data, Some(control), Some(trace_path.clone()))
         }
-        Deployment::Serve { relay, trace, .. } => (*relay, None, trace.clone()),
+        Deployment::Serve {
+            relay,
+            trace,
+            control,
+            ..
+        } => (*relay, *control, trace.clone()),
     };
     if matches!(setup.deployment, Deployment::Local) {
         for d in 0..n {
@@ -247,7 +255,6 @@ pub fn run_cluster(
 
     let mut host = Host::bind(relay_addr, netc.cluster, config_hash, n, exp.n_classes())?;
     host.register(Duration::from_secs(60))?;
-    host.set_poll(Duration::from_millis(100))?;
 
     let mut devs: Vec<DeviceState> = (0..n).map(|_| DeviceState::default()).collect();
     // Wait for every device to register with the relay before round 0.
@@ -281,14 +288,7 @@ pub fn run_cluster(
     }
 
     let t = &cfg.training;
-    let mut schedule = Schedule::new(
-        exp.train.len(),
-        exp.test.len(),
-        t.epochs,
-        t.eval_every,
-        exp.batch_size(),
-        t.seed,
-    );
+    let mut schedule = Schedule::of(exp);
     let rounds = schedule.rounds();
     let items = schedule.items();
     let slot_us = net.model.params().slot_length.0;
@@ -369,13 +369,31 @@ pub fn run_cluster(
     if let Some(relay) = children.first_mut() {
         relay.terminate(Duration::from_secs(10));
     }
+    if let Deployment::Serve {
+        control: Some(control),
+        trace,
+        ..
+    } = &setup.deployment
+    {
+        shut_down_relay(*control, trace.as_deref());
+    }
     while let Ok(ev) = server.events().try_recv() {
         absorb(&mut devs, ev);
     }
 
-    let trace = match &trace_file {
-        Some(p) if p.is_file() => Some(trace_summary::summarize(p, n, items)?),
-        _ => None,
+    // A deployed relay's trace (a shared volume): every round line is
+    // complete once the last round was delivered; keep a copy with the run.
+    if let Some(p) = trace_file
+        .as_ref()
+        .filter(|p| **p != trace_path && p.is_file())
+    {
+        std::fs::copy(p, &trace_path)
+            .with_context(|| format!("copying the relay's trace {}", p.display()))?;
+    }
+    let trace = if trace_path.is_file() {
+        Some(trace_summary::summarize(&trace_path, n, items)?)
+    } else {
+        None
     };
     let report = assemble(
         exp,
@@ -400,6 +418,52 @@ pub fn run_cluster(
     .with_context(|| format!("writing {}", dir.join("report.json").display()))?;
     crate::render::render_run(&report, &dir)?;
     Ok((report, dir))
+}
+
+/// Tells a deployed relay the run is over and waits (a few seconds at most)
+/// until it has written its trace's final `drops` line, so the copy in the
+/// run directory is the whole trace, as in a local run.
+fn shut_down_relay(control: SocketAddr, trace: Option<&Path>) {
+    if let Err(e) =
+        rocknet_linkmodel::cli::send_command(control, "shutdown", Duration::from_secs(3))
+    {
+        tracing::warn!("could not shut down the relay at {control}: {e:#}");
+        return;
+    }
+    let Some(trace) = trace else { return };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if ends_with_drops_line(trace) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    tracing::warn!(
+        "the relay's trace {} has no final drops line",
+        trace.display()
+    );
+}
+
+/// Whether the file's last line is a complete `{"drops": …}` line; reads only
+/// the file's tail (a trace can be hundreds of MB).
+fn ends_with_drops_line(path: &Path) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(path) else {
+        return false;
+    };
+    let len = f.metadata().map_or(0, |m| m.len());
+    let mut tail = Vec::new();
+    if f.seek(SeekFrom::Start(len.saturating_sub(64 * 1024)))
+        .is_err()
+        || f.read_to_end(&mut tail).is_err()
+    {
+        return false;
+    }
+    let Some(body) = tail.strip_suffix(b"\n") else {
+        return false;
+    };
+    let start = body.iter().rposition(|&c| c == b'\n').map_or(0, |i| i + 1);
+    body[start..].starts_with(b"{\"drops\"")
 }
 
 /// Takes one telemetry event into the device table.

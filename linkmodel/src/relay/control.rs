@@ -11,6 +11,7 @@
 //! | `heal` | [`Fault::Heal`] |
 //! | `prr A B P` | [`Fault::SetPrr`] on `A → B` only, `P` in [0, 1] |
 //! | `status` | no fault: the relay's state as JSON |
+//! | `shutdown` | no fault: the relay sends what it owes, flushes its trace and exits (what `rocknet serve` sends when a deployed run is over) |
 //!
 //! Faults take effect from the next round the relay runs (the reply names it).
 
@@ -25,7 +26,7 @@ pub enum CtlError {
     Empty,
     /// The command word is not known.
     #[error(
-        "unknown command `{0}` (expected link-down, link-up, node-down, node-up, partition, heal, prr, status)"
+        "unknown command `{0}` (expected link-down, link-up, node-down, node-up, partition, heal, prr, status, shutdown)"
     )]
     UnknownCommand(String),
     /// Wrong number of arguments.
@@ -55,6 +56,8 @@ pub enum CtlCommand {
     Fault(Fault),
     /// Report the relay's state.
     Status,
+    /// Stop serving: deliver what is owed, flush the trace, exit.
+    Shutdown,
 }
 
 fn node(arg: &str, nodes: usize) -> Result<NodeId, CtlError> {
@@ -229,6 +232,10 @@ pub fn parse_command(line: &str, nodes: usize) -> Result<CtlCommand, CtlError> {
             arity("status", "none", args, 0)?;
             return Ok(CtlCommand::Status);
         }
+        "shutdown" => {
+            arity("shutdown", "none", args, 0)?;
+            return Ok(CtlCommand::Shutdown);
+        }
         other => return Err(CtlError::UnknownCommand(other.to_string())),
     };
     Ok(CtlCommand::Fault(fault))
@@ -241,7 +248,7 @@ mod tests {
     fn fault(s: &str) -> Fault {
         match parse_command(s, 21).unwrap() {
             CtlCommand::Fault(f) => f,
-            CtlCommand::Status => panic!("{s}: status"),
+            other => panic!("{s}: {other:?}"),
         }
     }
 
@@ -288,6 +295,10 @@ mod tests {
             }
         );
         assert_eq!(parse_command("status", 21).unwrap(), CtlCommand::Status);
+        assert_eq!(
+            parse_command(" shutdown\n", 21).unwrap(),
+            CtlCommand::Shutdown
+        );
     }
 
     #[test]
@@ -315,6 +326,7 @@ mod tests {
             "partition 1,,2",
             "partition 0-99999999",
             "heal now",
+            "shutdown now",
             "prr 1 2",
             "prr 1 1 0.5",
             "prr 0 0 1",

@@ -98,7 +98,9 @@
 //! # Trace
 //!
 //! With [`RelayOptions::trace`], one JSON line per round
-//! ([`TraceRound`], written when the round closes), plus one
+//! ([`TraceRound`], written and flushed when the round closes, before its
+//! deliveries go out, so a reader that got round r's deliveries finds its
+//! line), plus one
 //! `{"drops": …}` line at shutdown with the timing-independent counters
 //! (drop reasons, `undeliverable`, `unencodable`, `rounds`; datagram totals,
 //! send errors, timeouts and silenced nodes are only in the `status`
@@ -283,6 +285,8 @@ struct State {
     queued: Vec<Fault>,
     pair_counts: Vec<u64>,
     trace: Option<BufWriter<File>>,
+    /// A `shutdown` command came: the serve loop ends after its reply.
+    shutdown_requested: bool,
 }
 
 fn udp_socket(addr: SocketAddr, what: &str) -> Result<UdpSocket, RelayError> {
@@ -362,9 +366,9 @@ impl Relay {
             .map_err(io_err("control socket address"))
     }
 
-    /// Serves until `shutdown` completes, then sends any deliveries still
-    /// being paced, writes the final drop counters to the trace and returns
-    /// the counters.
+    /// Serves until `shutdown` completes or a `shutdown` control command
+    /// comes, then sends any deliveries still being paced, writes the final
+    /// drop counters to the trace and returns the counters.
     pub async fn run(
         mut self,
         shutdown: impl Future<Output = ()>,
@@ -401,6 +405,9 @@ impl Relay {
                     };
                     if self.control.send_to(reply.as_bytes(), a).await.is_err() {
                         self.st.counters.send_errors += 1;
+                    }
+                    if self.st.shutdown_requested {
+                        break;
                     }
                 }
                 // Handled by `run_due` at the top of the loop.
@@ -473,6 +480,7 @@ impl State {
             queued: Vec::new(),
             pair_counts: vec![0; nodes * nodes],
             trace,
+            shutdown_requested: false,
         }
     }
 
@@ -850,6 +858,14 @@ impl State {
             faults: self.model.faults().summary(),
         };
         self.write_trace(&line);
+        // Per round, so a process that shares the file (`rocknet serve` in
+        // another container) reads whole rounds while the relay runs.
+        if let Some(t) = &mut self.trace
+            && t.flush().is_err()
+        {
+            tracing::warn!("trace flush failed; trace disabled");
+            self.trace = None;
+        }
     }
 
     /// The round's delivery envelopes: receivers ascending, messages in
@@ -908,6 +924,10 @@ impl State {
         match parse_command(line, self.nodes) {
             Err(e) => format!("error: {e}"),
             Ok(CtlCommand::Status) => self.status().to_string(),
+            Ok(CtlCommand::Shutdown) => {
+                self.shutdown_requested = true;
+                "ok: shutting down".to_string()
+            }
             Ok(CtlCommand::Fault(f)) => {
                 if let Err(e) = self.model.faults().check(&f) {
                     return format!("error: {e}");

@@ -1,0 +1,227 @@
+//! A radio node's UDP link to the relay (devices and the host use the same
+//! one).
+
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use rocknet_core::wire::{self, Body, Hello, Packet, RELAY_NODE};
+
+/// The header round of a registration Hello ("no round").
+pub const NO_ROUND: u32 = u32::MAX;
+
+/// One radio node's UDP socket to the relay (a device's, or the host's):
+/// registration, a round's submission, and the round's deliveries up to the
+/// relay's end-of-round marker — the node side of the relay's round
+/// contract (`rocknet_linkmodel::relay`).
+pub struct RelayLink {
+    sock: UdpSocket,
+    relay: SocketAddr,
+    cluster: u16,
+    node: u16,
+    config_hash: u64,
+    buf: Vec<u8>,
+    /// Datagrams read while checking for lateness, not yet collected.
+    early: std::collections::VecDeque<Vec<u8>>,
+}
+
+/// What the relay said about a round.
+pub enum RoundEnd {
+    /// The end-of-round marker: these inner packets were delivered.
+    Done(Vec<Vec<u8>>),
+    /// Nothing for too long, or the relay is at another round: register
+    /// again.
+    Lost,
+}
+
+impl RelayLink {
+    /// Binds a socket for radio node `node` (any local port).
+    pub fn bind(relay: SocketAddr, cluster: u16, node: u16, config_hash: u64) -> Result<Self> {
+        let bind = if relay.is_ipv4() {
+            "0.0.0.0:0"
+        } else {
+            "[::]:0"
+        };
+        let sock = UdpSocket::bind(bind).context("binding a UDP socket toward the relay")?;
+        Ok(Self {
+            sock,
+            relay,
+            cluster,
+            node,
+            config_hash,
+            buf: vec![0u8; 65_536],
+            early: std::collections::VecDeque::new(),
+        })
+    }
+
+    /// This node's packet: its header around `body`.
+    pub fn packet(&self, round: u32, body: Body<'_>) -> Result<Vec<u8>> {
+        Ok(Packet {
+            cluster: self.cluster,
+            source: self.node,
+            round,
+            body,
+        }
+        .to_vec()?)
+    }
+
+    fn hello(&self, round: u32) -> Result<Vec<u8>> {
+        self.packet(
+            round,
+            Body::Hello(Hello {
+                node: self.node,
+                config_hash: self.config_hash,
+            }),
+        )
+    }
+
+    /// The relay's address.
+    pub fn relay(&self) -> SocketAddr {
+        self.relay
+    }
+
+    /// Registers (retrying every 250 ms until `stop`, or for at most
+    /// `patience` if given) and returns the first round the relay will wait
+    /// for this node in.
+    pub fn register(&mut self, stop: &AtomicBool, patience: Option<Duration>) -> Result<u32> {
+        let hello = self.hello(NO_ROUND)?;
+        self.sock
+            .set_read_timeout(Some(Duration::from_millis(250)))
+            .context("socket timeout")?;
+        let start = Instant::now();
+        loop {
+            if stop.load(Ordering::SeqCst) {
+                bail!("stopped while registering with the relay");
+            }
+            if patience.is_some_and(|p| start.elapsed() > p) {
+                bail!("the relay at {} did not answer registration", self.relay);
+            }
+            // Relay not up yet: send errors (ICMP refused) are retried.
+            let _ = self.sock.send_to(&hello, self.relay);
+            let deadline = Instant::now() + Duration::from_millis(250);
+            while Instant::now() < deadline {
+                let Ok((n, from)) = self.sock.recv_from(&mut self.buf) else {
+                    break;
+                };
+                if from != self.relay {
+                    continue;
+                }
+                if let Ok(p) = wire::decode(&self.buf[..n])
+                    && p.cluster == self.cluster
+                    && p.source == RELAY_NODE
+                    && let Body::Hello(h) = p.body
+                    && h.node == self.node
+                {
+                    // An ack naming no round (an older relay) means "from the start".
+                    return Ok(if p.round == NO_ROUND { 0 } else { p.round });
+                }
+            }
+        }
+    }
+
+    /// Sends this node's packets of `round` and its end marker. Returns
+    /// whether the node is late: the relay's end-of-round marker for `round`
+    /// (or a later one) was already waiting, so the round closed by timeout
+    /// without it and the relay no longer waits for it (it must register
+    /// again).
+    pub fn submit(&mut self, round: u32, packets: &[Vec<u8>]) -> Result<bool> {
+        let mut late = false;
+        self.sock.set_nonblocking(true).context("socket mode")?;
+        while let Ok((n, from)) = self.sock.recv_from(&mut self.buf) {
+            if from != self.relay {
+                continue;
+            }
+            if let Ok(p) = wire::decode(&self.buf[..n])
+                && p.source == RELAY_NODE
+                && p.round != NO_ROUND
+                && p.round >= round
+                && matches!(p.body, Body::Hello(_))
+            {
+                late = true;
+            }
+            self.early.push_back(self.buf[..n].to_vec());
+        }
+        self.sock.set_nonblocking(false).context("socket mode")?;
+        for p in packets {
+            self.sock
+                .send_to(p, self.relay)
+                .context("sending to the relay")?;
+        }
+        let marker = self.hello(round)?;
+        self.sock
+            .send_to(&marker, self.relay)
+            .context("sending to the relay")?;
+        Ok(late)
+    }
+
+    /// The next datagram from the relay: one read early, else the socket.
+    fn next_datagram(&mut self) -> std::io::Result<usize> {
+        if let Some(d) = self.early.pop_front() {
+            self.buf[..d.len()].copy_from_slice(&d);
+            return Ok(d.len());
+        }
+        loop {
+            let (n, from) = self.sock.recv_from(&mut self.buf)?;
+            if from == self.relay {
+                return Ok(n);
+            }
+        }
+    }
+
+    /// Collects round `round`'s deliveries until its end marker; `Lost` if
+    /// nothing arrives for `quiet` or the relay is already past the round.
+    pub fn collect(&mut self, round: u32, quiet: Duration, stop: &AtomicBool) -> Result<RoundEnd> {
+        self.sock
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .context("socket timeout")?;
+        let mut inner = Vec::new();
+        let mut last = Instant::now();
+        loop {
+            if stop.load(Ordering::SeqCst) {
+                bail!("stopped");
+            }
+            let n = match self.next_datagram() {
+                Ok(n) => n,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    if last.elapsed() > quiet {
+                        return Ok(RoundEnd::Lost);
+                    }
+                    continue;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    // The relay is gone (restarting?): ICMP from an earlier send.
+                    if last.elapsed() > quiet {
+                        return Ok(RoundEnd::Lost);
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                    continue;
+                }
+                Err(e) => return Err(e).context("receiving from the relay"),
+            };
+            last = Instant::now();
+            let Ok(p) = wire::decode(&self.buf[..n]) else {
+                continue; // counted by the relay's peers; nothing to do here
+            };
+            if p.cluster != self.cluster || p.source != RELAY_NODE {
+                continue;
+            }
+            if p.round < round {
+                continue; // stale
+            }
+            if p.round > round {
+                return Ok(RoundEnd::Lost);
+            }
+            match p.body {
+                Body::Delivery(d) => inner.push(d.inner.to_vec()),
+                Body::Hello(_) => return Ok(RoundEnd::Done(inner)),
+                _ => {}
+            }
+        }
+    }
+}
