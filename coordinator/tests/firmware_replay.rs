@@ -410,6 +410,47 @@ fn firmware_in_qemu_replays_bit_identical_to_the_host() {
         }
     }
 
+    // The comparison can fail: one other device's partial logit changed by
+    // 1.0 in the first training item of GunPoint device 3's record must
+    // change the firmware's weights and later partial logits.
+    {
+        let rec_dir = dir.join("record-gunpoint-5");
+        let mut bytes = std::fs::read(rec_dir.join("device-3.rnrec")).unwrap();
+        let record = Record::parse(&bytes).unwrap();
+        let (n_items, item_len) = (record.n_items(), record.header().item_len());
+        assert_eq!(
+            record.item(0).unwrap().phase,
+            rocknet_core::wire::Phase::Train
+        );
+        // Item 0, after phase/epoch/sample, device 0, class 0.
+        let at = bytes.len() - n_items * item_len + rocknet_core::record::ITEM_FIXED_LEN;
+        let v = i32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+        bytes[at..at + 4].copy_from_slice(&(v + (1 << 20)).to_le_bytes());
+        let tampered = dir.join("tampered-device-3.rnrec");
+        std::fs::write(&tampered, &bytes).unwrap();
+        let elf = build_firmware(
+            &["--no-default-features", "--features", "radio-replay"],
+            Some(&tampered),
+            &dir.join("firmware-tampered.elf"),
+        );
+        let out = run_qemu(&elf);
+        let expected: Value =
+            serde_json::from_str(&std::fs::read_to_string(rec_dir.join("expected.json")).unwrap())
+                .unwrap();
+        assert_ne!(
+            line(&out, "weights_hash")[0],
+            expected["device_params_hash"][3].as_str().unwrap(),
+            "a tampered record must change the firmware's weights"
+        );
+        let checks = pairs(&line(&out, "checks"));
+        assert!(get(&checks, "logits_differ") > 0, "{out}");
+        println!(
+            "tampered record: weights hash differs, {} of {} partial logits differ",
+            get(&checks, "logits_differ"),
+            n_items
+        );
+    }
+
     // 4. The nRF52840 image (FaceAll, 20 devices, device 0, int8, QAdam).
     let nrf = build_firmware(&[], None, &dir.join("firmware-nrf52840-faceall20.elf"));
     let nrf_sizes = image_sizes(&nrf);
