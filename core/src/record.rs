@@ -342,8 +342,10 @@ pub struct RecordItem<'a> {
 impl RecordItem<'_> {
     /// The partial logits device `d` sent for this item.
     pub fn partial(&self, d: usize) -> Option<PartialLogits> {
+        let stride = 4 * self.n_classes;
+        let start = stride.checked_mul(d)?;
+        let bytes = self.partials.get(start..start.checked_add(stride)?)?;
         let c = self.n_classes;
-        let bytes = self.partials.get(4 * c * d..4 * c * (d + 1))?;
         let mut v = [0i32; MAX_CLASSES];
         for (o, chunk) in v.iter_mut().zip(bytes.chunks_exact(4)) {
             *o = i32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
@@ -361,9 +363,10 @@ pub struct Record<'a> {
     items: &'a [u8],
 }
 
-/// Bytes of a label section of `n` labels (u16, padded to 4 bytes).
-fn labels_len(n: usize) -> usize {
-    (2 * n).div_ceil(4) * 4
+/// Bytes of a label section of `n` labels (u16, padded to 4 bytes); `None`
+/// on overflow.
+fn labels_len(n: usize) -> Option<usize> {
+    Some(n.checked_mul(2)?.checked_add(3)? / 4 * 4)
 }
 
 fn take<'a>(bytes: &mut &'a [u8], n: usize, total: usize) -> Result<&'a [u8], RecordError> {
@@ -418,7 +421,8 @@ impl<'a> Record<'a> {
                 .checked_mul(series_bytes)
                 .ok_or(RecordError::Field("series"))?;
             let values = take(&mut rest, size, total)?;
-            let labels = take(&mut rest, labels_len(n), total)?;
+            let labels_bytes = labels_len(n).ok_or(RecordError::Field("series"))?;
+            let labels = take(&mut rest, labels_bytes, total)?;
             Ok(RecordSet {
                 values,
                 labels,
@@ -557,7 +561,8 @@ pub fn encode_record<T: RecordValue>(
         for &l in labels {
             out.extend_from_slice(&l.to_le_bytes());
         }
-        out.resize(out.len() + labels_len(labels.len()) - 2 * labels.len(), 0);
+        let padded = labels_len(labels.len()).ok_or(RecordError::Field("series"))?;
+        out.resize(out.len() + padded - 2 * labels.len(), 0);
     }
     for it in items {
         if it.partials.len() != per_item {
@@ -648,6 +653,67 @@ mod tests {
     impl Record<'_> {
         fn spec_check(&self) -> DeviceSpec {
             self.header.spec().unwrap()
+        }
+    }
+
+    proptest::proptest! {
+        /// Any bytes after a valid magic: an error or a record, never a panic;
+        /// a record's items and series are all readable.
+        #[test]
+        fn parse_never_panics(tail in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
+            let mut bytes = MAGIC.to_vec();
+            bytes.extend_from_slice(&tail);
+            if let Ok(r) = Record::parse(&bytes) {
+                for k in 0..r.n_items().min(8) {
+                    let it = r.item(k);
+                    if let Some(it) = it {
+                        let _ = it.partial(0);
+                        let _ = it.partial(usize::MAX / 2);
+                    }
+                }
+                let _ = r.train().series_bytes(0);
+                let _ = r.test().label(usize::MAX);
+                let _ = r.header().spec();
+            }
+        }
+    }
+
+    fn valid_record() -> vec::Vec<u8> {
+        let s = spec(2, 1);
+        let h = RecordHeader::new(&s, 1, 2, 168, 32, 4, 0, 0, 0);
+        let train: vec::Vec<f32> = (0..40).map(|i| i as f32).collect();
+        let items = vec![ItemEntry {
+            phase: Phase::Train,
+            epoch: 1,
+            sample: 1,
+            partials: vec![1, 2, 3, 4, 5, 6],
+        }];
+        encode_record(&h, (&train, &[0, 2]), (&[], &[]), &items).unwrap()
+    }
+
+    proptest::proptest! {
+        /// A valid record with bytes overwritten and its end cut: an error
+        /// or a record, never a panic.
+        #[test]
+        fn mutated_records_never_panic(
+            edits in proptest::collection::vec((0usize..400, proptest::num::u8::ANY), 1..6),
+            cut in 0usize..400,
+        ) {
+            let mut bytes = valid_record();
+            for (i, v) in edits {
+                let n = bytes.len();
+                bytes[i % n] = v;
+            }
+            bytes.truncate(bytes.len().saturating_sub(cut % 8));
+            if let Ok(r) = Record::parse(&bytes) {
+                if let Some(it) = r.item(0) {
+                    let _ = (it.partial(0), it.partial(1), it.partial(usize::MAX / 3));
+                }
+                let mut buf = [0f32; 20];
+                let _ = r.train().copy_series(0, &mut buf);
+                let _ = r.train().label(1);
+                let _ = r.header().spec();
+            }
         }
     }
 
