@@ -5,9 +5,12 @@
 //! The defaults are instruction timings from the ARM Cortex-M4 Technical
 //! Reference Manual (r0p1, ARM DDI 0439: Table 3-1 for the integer core,
 //! Table 7-1 for the FPU), except for the libm and compiler-runtime routines
-//! the core calls, whose costs are assumptions until the firmware issue
-//! calibrates them in QEMU: [`CycleModel`] is deserialisable with every field
-//! optional, so a calibration file overrides any subset.
+//! the core calls, whose costs were calibrated against the firmware in QEMU
+//! (`coordinator/tests/firmware_replay.rs`: instructions per call counted
+//! with `-icount shift=0`, taken as cycles at an assumed CPI of 1 — a lower
+//! bound: branches and multi-cycle loads make the real CPI somewhat higher).
+//! [`CycleModel`] is deserialisable with every field optional, so a
+//! calibration file overrides any subset.
 
 use rocknet_core::classifier::DeviceSpec;
 use rocknet_core::cost::{OpCounts, PhaseOps};
@@ -19,17 +22,18 @@ pub const F32_ADD_CYCLES: f64 = 1.0;
 pub const F32_MUL_CYCLES: f64 = 1.0;
 /// VDIV.F32: 14 cycles (TRM Table 7-1).
 pub const F32_DIV_CYCLES: f64 = 14.0;
-/// `libm::sqrtf`: **assumption**, 40 cycles. libm 0.2 has no ARM override,
-/// so on `thumbv7em` it runs its generic software square root (integer
-/// arithmetic) instead of VSQRT (14 cycles); 30–60 cycles is the plausible
-/// range. To be calibrated in QEMU.
-pub const F32_SQRT_CYCLES: f64 = 40.0;
-/// `libm::expf`: **assumption**, 60 cycles. FreeBSD's `e_expf.c` in f32:
-/// about fifteen FPU operations, one VDIV (14), `scalbnf` and the range
-/// tests. To be calibrated in QEMU.
-pub const F32_EXP_CYCLES: f64 = 60.0;
-/// `libm::logf`: **assumption**, 50 cycles. FreeBSD's `e_logf.c` in f32:
-/// about eighteen FPU operations and one VDIV. To be calibrated in QEMU.
+/// `libm::sqrtf`: 54 cycles, **calibrated** in QEMU (54.0 instructions per
+/// call over v̂-like inputs in [1e-10, 1], CPI 1 assumed; was an assumed 40).
+/// libm 0.2 has no ARM override, so on `thumbv7em` it runs its generic
+/// software square root (integer arithmetic) instead of VSQRT (14 cycles).
+pub const F32_SQRT_CYCLES: f64 = 54.0;
+/// `libm::expf`: 61 cycles, **calibrated** in QEMU (61.4 instructions per
+/// call over softmax-like inputs in [−20, 0], CPI 1 assumed; was an assumed
+/// 60). FreeBSD's `e_expf.c` in f32.
+pub const F32_EXP_CYCLES: f64 = 61.0;
+/// `libm::logf`: 50 cycles, **calibrated** in QEMU (50.0 instructions per
+/// call over probabilities in [1e-3, 1], CPI 1 assumed; the assumed 50
+/// held). FreeBSD's `e_logf.c` in f32.
 pub const F32_LOG_CYCLES: f64 = 50.0;
 /// f32 comparison: VCMP.F32 (1) + VMRS APSR_nzcv (1) = 2 cycles (TRM
 /// Table 7-1).
@@ -37,9 +41,11 @@ pub const F32_CMP_CYCLES: f64 = 2.0;
 /// VCVT between f32 and a 32-bit integer: 1 cycle (TRM Table 7-1).
 pub const CVT_CYCLES: f64 = 1.0;
 /// f32 ↔ i64 (`__aeabi_f2lz`, `__aeabi_l2f` from compiler-builtins: the
-/// FPU converts only 32-bit integers): **assumption**, 30 cycles. To be
-/// calibrated in QEMU.
-pub const CVT64_CYCLES: f64 = 30.0;
+/// FPU converts only 32-bit integers): 48 cycles, **calibrated** in QEMU
+/// (f32 → i64 52.0 and i64 → f32 48.0 instructions per call, each
+/// including 2–3 instructions of the measuring wrapper; CPI 1 assumed; was
+/// an assumed 30).
+pub const CVT64_CYCLES: f64 = 48.0;
 /// ADD / SUB / CMP / shifts / MUL: 1 cycle (TRM Table 3-1).
 pub const INT_OP_CYCLES: f64 = 1.0;
 /// LDR / VLDR.32: 2 cycles (TRM Tables 3-1, 7-1). Neighbouring loads
@@ -249,13 +255,13 @@ mod tests {
             store: 4,
             ..OpCounts::ZERO
         };
-        // 10·1 + 2·14 + 40 + 60 + 3·2 + 30 + 5·2 + 4·2 = 192.
-        assert_eq!(CycleModel::default().cycles(&ops), 192.0);
+        // 10·1 + 2·14 + 54 + 61 + 3·2 + 48 + 5·2 + 4·2 = 225.
+        assert_eq!(CycleModel::default().cycles(&ops), 225.0);
         let m = CycleModel {
             load: 1.0,
             ..CycleModel::default()
         };
-        assert_eq!(m.cycles(&ops), 187.0);
+        assert_eq!(m.cycles(&ops), 220.0);
     }
 
     #[test]
@@ -264,24 +270,24 @@ mod tests {
         // features, C = 2, Adam):
         // transform: 996 + 9 + 84·14 + 420·2 + 168 + 420 + 2199·2 + 791·2
         //          = 9_589;
-        // logits: 170 + 338 + 170·2 + 170·30 + 352 + 342·2 + 6·2 = 6_996;
-        // gradient: 177 + 172 + 14 + 2·60 + 50 + 3·2 + 2·30 + 2 + 351·2
-        //          + 176·2 = 1_655;
-        // step: 685 + 1_533 + 173·14 + 171·40 + 2·60 + 2·50 + 2 + 850·2
-        //          + 850·2 = 15_102.
+        // logits: 170 + 338 + 170·2 + 170·48 + 352 + 342·2 + 6·2 = 10_056;
+        // gradient: 177 + 172 + 14 + 2·61 + 50 + 3·2 + 2·48 + 2 + 351·2
+        //          + 176·2 = 1_693;
+        // step: 685 + 1_533 + 173·14 + 171·54 + 2·61 + 2·50 + 2 + 850·2
+        //          + 850·2 = 17_498.
         let c = CycleModel::default().device_cycles(&tiny_spec(), 4);
         assert_eq!(c.transform, 9_589.0);
-        assert_eq!(c.partial_logits, 6_996.0);
-        assert_eq!(c.gradient, 1_655.0);
-        assert_eq!(c.optimizer_step, 15_102.0);
-        assert_eq!(c.per_eval_sample(), 16_585.0);
-        assert_eq!(c.per_train_sample(), 16_585.0 + 1_655.0 + 15_102.0 / 4.0);
+        assert_eq!(c.partial_logits, 10_056.0);
+        assert_eq!(c.gradient, 1_693.0);
+        assert_eq!(c.optimizer_step, 17_498.0);
+        assert_eq!(c.per_eval_sample(), 19_645.0);
+        assert_eq!(c.per_train_sample(), 19_645.0 + 1_693.0 + 17_498.0 / 4.0);
         assert_eq!(
             c.run_cycles(8, 2, 3),
-            8.0 * 18_240.0 + 2.0 * 15_102.0 + 3.0 * 16_585.0
+            8.0 * 21_338.0 + 2.0 * 17_498.0 + 3.0 * 19_645.0
         );
-        // 16,585 cycles at 64 MHz = 259.140625 µs.
-        assert!((cpu_time_us(c.per_eval_sample(), 64.0) - 259.140_625).abs() < 1e-9);
+        // 19,645 cycles at 64 MHz = 306.953125 µs.
+        assert!((cpu_time_us(c.per_eval_sample(), 64.0) - 306.953_125).abs() < 1e-9);
     }
 
     #[test]

@@ -186,6 +186,12 @@ struct TrainArgs {
     /// Print one JSON report on stdout (progress goes to stderr).
     #[arg(long)]
     json: bool,
+    /// Write one replay record per device (`device-<d>.rnrec`: plan inputs,
+    /// data, every item's partial logits) and `expected.json` (the host's
+    /// per-device weights hashes and predictions) into this directory, for
+    /// the firmware's QEMU replay.
+    #[arg(long, value_name = "DIR")]
+    record: Option<PathBuf>,
 }
 
 fn main() -> Result<()> {
@@ -548,7 +554,20 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
             });
         }
     };
-    let out = train::train(&exp, TrainOptions::from_config(&exp), &mut on_epoch)?;
+    let out = match &args.record {
+        None => train::train(&exp, TrainOptions::from_config(&exp), &mut on_epoch)?,
+        Some(dir) => {
+            let (out, records) =
+                train::train_recorded(&exp, TrainOptions::from_config(&exp), &mut on_epoch)?;
+            write_records(dir, &exp, &out, &records)?;
+            say(&format!(
+                "replay records of {} devices written to {}",
+                records.len(),
+                dir.display()
+            ));
+            out
+        }
+    };
     bar.finish_and_clear();
     let report = TrainReport::new(&exp, &out);
     say(&format!(
@@ -576,6 +595,39 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     }
+    Ok(())
+}
+
+/// `rocknet train --record DIR`: the records and what the host computed.
+fn write_records(
+    dir: &std::path::Path,
+    exp: &Experiment,
+    out: &train::TrainOutcome,
+    records: &[train::DeviceRecord],
+) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    for r in records {
+        let path = dir.join(format!("device-{}.rnrec", r.device));
+        std::fs::write(&path, &r.bytes).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let items = match records.first() {
+        Some(r) => rocknet_core::record::Record::parse(&r.bytes)?.n_items(),
+        None => 0,
+    };
+    let expected = serde_json::json!({
+        "config": exp.config.name,
+        "devices": records.len(),
+        "epochs": exp.config.training.epochs,
+        "items": items,
+        "weights_hash": format!("{:016x}", out.weights_hash),
+        "device_params_hash": records.iter().map(|r| format!("{:016x}", r.params_hash)).collect::<Vec<_>>(),
+        "predictions": out.predictions,
+        "final_accuracy": out.final_accuracy,
+        "saturated_logits": out.saturated_logits,
+    });
+    let path = dir.join("expected.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&expected)?)
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
 

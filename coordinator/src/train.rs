@@ -10,8 +10,10 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use rocknet_core::classifier::{DeviceBuffers, DeviceModel, LogitTotals};
 use rocknet_core::memory::MemoryFootprint;
+use rocknet_core::record::{ItemEntry, RecordHeader, RecordValue, encode_record, params_hash};
 use rocknet_core::series::{ConvInput, SeriesView};
 use rocknet_core::storage::HeapStorage;
+use rocknet_core::wire::Phase;
 
 use crate::experiment::Experiment;
 use rocknet_node::schedule::Schedule;
@@ -94,8 +96,46 @@ pub fn train(
     opts: TrainOptions,
     on_epoch: &mut dyn FnMut(&EpochRecord),
 ) -> Result<TrainOutcome> {
+    Ok(train_inner(exp, opts, on_epoch, false)?.0)
+}
+
+/// One device's replay record ([`rocknet_core::record`]) and the host's
+/// figures the firmware's replay must reproduce.
+#[derive(Debug, Clone)]
+pub struct DeviceRecord {
+    /// Device index.
+    pub device: usize,
+    /// The encoded record.
+    pub bytes: Vec<u8>,
+    /// [`params_hash`] of the device's parameters after the run.
+    pub params_hash: u64,
+}
+
+/// [`train`], also recording every item's partial logits of every device
+/// (`rocknet train --record`): one replay record per device.
+pub fn train_recorded(
+    exp: &Experiment,
+    opts: TrainOptions,
+    on_epoch: &mut dyn FnMut(&EpochRecord),
+) -> Result<(TrainOutcome, Vec<DeviceRecord>)> {
+    train_inner(exp, opts, on_epoch, true)
+}
+
+fn train_inner(
+    exp: &Experiment,
+    opts: TrainOptions,
+    on_epoch: &mut dyn FnMut(&EpochRecord),
+    record: bool,
+) -> Result<(TrainOutcome, Vec<DeviceRecord>)> {
     match exp.int8_scale {
-        None => run::<f32>(exp, &exp.train.values, &exp.test.values, opts, on_epoch),
+        None => run::<f32>(
+            exp,
+            &exp.train.values,
+            &exp.test.values,
+            opts,
+            on_epoch,
+            record,
+        ),
         Some(scale) => {
             let quantize = |v: &[f32]| {
                 let mut q = vec![0i8; v.len()];
@@ -103,7 +143,7 @@ pub fn train(
                 q
             };
             let (train, test) = (quantize(&exp.train.values), quantize(&exp.test.values));
-            run::<i8>(exp, &train, &test, opts, on_epoch)
+            run::<i8>(exp, &train, &test, opts, on_epoch, record)
         }
     }
 }
@@ -142,27 +182,43 @@ impl FeatureCache {
 
 /// Sums every device's partial logits for the sample in flight, in device
 /// order (any order gives the same integers).
+/// When `record` is given, each device's partial logits are appended to it
+/// (the values that travel on the radio) as an item of the run.
 fn sum_logits<T: ConvInput>(
     devices: &[HeapDevice<T>],
     n_classes: usize,
     saturated: &mut u64,
+    record: Option<(&mut Vec<ItemEntry>, Phase, usize, usize)>,
 ) -> Result<LogitTotals> {
     let mut totals = LogitTotals::new(n_classes);
+    let mut partials = Vec::new();
     for dev in devices {
         let p = dev.partial_logits();
         *saturated += p.saturated() as u64;
         totals.add(&p)?;
+        if record.is_some() {
+            partials.extend_from_slice(p.values());
+        }
+    }
+    if let Some((items, phase, epoch, sample)) = record {
+        items.push(ItemEntry {
+            phase,
+            epoch: epoch as u32,
+            sample: sample as u32,
+            partials,
+        });
     }
     Ok(totals)
 }
 
-fn run<T: ConvInput>(
+fn run<T: ConvInput + RecordValue>(
     exp: &Experiment,
     train_values: &[T],
     test_values: &[T],
     opts: TrainOptions,
     on_epoch: &mut dyn FnMut(&EpochRecord),
-) -> Result<TrainOutcome> {
+    record: bool,
+) -> Result<(TrainOutcome, Vec<DeviceRecord>)> {
     let n_devices = exp.partition.devices();
     let c = exp.n_classes();
     let (ch, len) = (exp.train.n_channels, exp.train.length);
@@ -198,12 +254,14 @@ fn run<T: ConvInput>(
     let mut saturated = 0u64;
     let mut records = Vec::new();
     let mut predictions = vec![0u16; exp.test.len()];
+    let mut items: Option<Vec<ItemEntry>> = record.then(Vec::new);
     for epoch in 1..=epochs {
         let order = schedule.train_order(epoch);
         let (mut loss_sum, mut correct) = (0.0f64, 0usize);
         for (pos, &s) in order.iter().enumerate() {
             train_cache.load(&mut devices, s)?;
-            let totals = sum_logits(&devices, c, &mut saturated)?;
+            let rec = items.as_mut().map(|v| (v, Phase::Train, epoch, s));
+            let totals = sum_logits(&devices, c, &mut saturated, rec)?;
             let label = exp.train.labels[s] as usize;
             correct += usize::from(totals.argmax() == label);
             for (d, dev) in devices.iter_mut().enumerate() {
@@ -223,7 +281,8 @@ fn run<T: ConvInput>(
             let mut right = 0usize;
             for (s, pred) in predictions.iter_mut().enumerate() {
                 test_cache.load(&mut devices, s)?;
-                let p = sum_logits(&devices, c, &mut saturated)?.argmax();
+                let rec = items.as_mut().map(|v| (v, Phase::Eval, epoch, s));
+                let p = sum_logits(&devices, c, &mut saturated, rec)?.argmax();
                 *pred = p as u16;
                 right += usize::from(p == exp.test.labels[s] as usize);
             }
@@ -246,7 +305,35 @@ fn run<T: ConvInput>(
         .last()
         .and_then(|r| r.test_accuracy)
         .unwrap_or_default();
-    Ok(TrainOutcome {
+    let mut device_records = Vec::new();
+    if let Some(items) = &items {
+        for (d, dev) in devices.iter().enumerate() {
+            let header = RecordHeader::new(
+                dev.spec(),
+                d as u16,
+                n_devices as u16,
+                exp.config.model.num_features as u32,
+                exp.config.model.max_dilations_per_kernel as u32,
+                exp.batch_size() as u32,
+                0,
+                0,
+                0,
+            );
+            let bytes = encode_record(
+                &header,
+                (train_values, &exp.train.labels),
+                (test_values, &exp.test.labels),
+                items,
+            )
+            .with_context(|| format!("encoding device {d}'s replay record"))?;
+            device_records.push(DeviceRecord {
+                device: d,
+                bytes,
+                params_hash: params_hash(dev.params()),
+            });
+        }
+    }
+    let outcome = TrainOutcome {
         epochs: records,
         final_accuracy,
         predictions,
@@ -263,7 +350,8 @@ fn run<T: ConvInput>(
         saturated_logits: saturated,
         feature_seconds,
         train_seconds,
-    })
+    };
+    Ok((outcome, device_records))
 }
 
 /// The cluster's canonical weights hash (see [`canonical_weights_hash`]).

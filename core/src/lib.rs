@@ -24,6 +24,7 @@ pub mod memory;
 pub mod minirocket;
 pub mod optim;
 pub mod partition;
+pub mod record;
 pub mod rng;
 pub mod series;
 pub mod storage;
