@@ -11,7 +11,9 @@ if ! rustup target list --installed | grep -qx "$target"; then
   rustup target add "$target" || die "cannot add the $target target (rustup target add $target)"
 fi
 cargo build --release --locked --target "$target" --bin rocknet
-bin="target/$target/release/rocknet"
+# Wherever cargo puts its output (CARGO_TARGET_DIR, or target/).
+out="${CARGO_TARGET_DIR:-target}"
+bin="$out/$target/release/rocknet"
 
 # FROM scratch has no loader or libc: the binary must be static.
 if ldd "$bin" >/dev/null 2>&1 && ! ldd "$bin" 2>&1 | grep -q 'statically linked'; then
@@ -19,7 +21,7 @@ if ldd "$bin" >/dev/null 2>&1 && ! ldd "$bin" 2>&1 | grep -q 'statically linked'
   die "$bin is dynamically linked; it cannot run FROM scratch"
 fi
 
-ctx=target/docker-context
+ctx="$out/docker-context"
 rm -rf "$ctx" && mkdir -p "$ctx"
 cp "$bin" "$ctx/rocknet"
 strip "$ctx/rocknet" 2>/dev/null || true
