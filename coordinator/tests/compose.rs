@@ -104,13 +104,28 @@ impl Project {
         }
     }
 
-    /// Waits for the coordinator's container to exit; its exit code.
-    fn wait_for_coordinator(&self) -> i64 {
+    /// Waits (at most `timeout`) for the coordinator's container to exit;
+    /// its exit code. A hung run fails the test with the logs instead of
+    /// hanging CI.
+    fn wait_for_coordinator(&self, timeout: Duration) -> i64 {
         let id = String::from_utf8(self.run(&["ps", "-a", "-q", "coordinator"]).stdout).unwrap();
-        let out = Command::new("docker")
+        let mut wait = Command::new("docker")
             .args(["wait", id.trim()])
-            .output()
+            .stdout(std::process::Stdio::piped())
+            .spawn()
             .unwrap();
+        let t0 = Instant::now();
+        while wait.try_wait().unwrap().is_none() {
+            if t0.elapsed() > timeout {
+                let _ = wait.kill();
+                panic!(
+                    "the coordinator did not finish in {timeout:?}; logs:\n{}",
+                    self.logs()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let out = wait.wait_with_output().unwrap();
         String::from_utf8_lossy(&out.stdout)
             .trim()
             .parse()
@@ -190,7 +205,12 @@ fn containers_equal_the_loopback_run() {
     let mut up = vec!["up", "-d"];
     up.extend_from_slice(&QUICKSTART_SERVICES);
     p.run(&up);
-    assert_eq!(p.wait_for_coordinator(), 0, "{}", p.logs());
+    assert_eq!(
+        p.wait_for_coordinator(Duration::from_secs(300)),
+        0,
+        "{}",
+        p.logs()
+    );
     let dir = p.run_dir();
     let containers = read_json(&dir.join("report.json"));
 
@@ -266,7 +286,12 @@ fn a_live_fault_and_a_stopped_container_during_a_run() {
     p.wait_for_round(2500, patience);
     p.run(&["start", "node3"]);
 
-    assert_eq!(p.wait_for_coordinator(), 0, "{}", p.logs());
+    assert_eq!(
+        p.wait_for_coordinator(Duration::from_secs(300)),
+        0,
+        "{}",
+        p.logs()
+    );
     let report = read_json(&p.run_dir().join("report.json"));
     assert_eq!(report["completed"], true, "{}", p.logs());
     let acc = report["final_accuracy"].as_f64().unwrap();
