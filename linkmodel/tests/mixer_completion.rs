@@ -93,9 +93,8 @@ fn mixer_prr1_line_mixed_sizes_and_end_origins() {
 }
 
 /// testbed20's usable links (PRR > USABLE_PRR) at PRR 1, the rest removed:
-/// a lossless multi-hop mesh; every node originates a message.
-#[test]
-fn mixer_lossless_testbed20_delivers_every_message_to_every_node() {
+/// a lossless multi-hop mesh.
+fn lossless_testbed20() -> Topology {
     let tb = Topology::testbed20();
     let n = tb.nodes();
     let mut t = LinkTable::new(n);
@@ -106,7 +105,14 @@ fn mixer_lossless_testbed20_delivers_every_message_to_every_node() {
             }
         }
     }
-    let topo = Topology::from_links(t);
+    Topology::from_links(t)
+}
+
+/// Lossless testbed20; every node originates a message.
+#[test]
+fn mixer_lossless_testbed20_delivers_every_message_to_every_node() {
+    let topo = lossless_testbed20();
+    let n = topo.nodes();
     assert!(topo.diameter().unwrap() >= 3);
     for len in [58usize, 156] {
         let msgs: Vec<Message> = (0..n).map(|o| Message::new(o, len)).collect();
@@ -126,17 +132,8 @@ fn mixer_lossless_testbed20_delivers_every_message_to_every_node() {
 /// without any one device), and the down node's radio stays off.
 #[test]
 fn mixer_lossless_testbed20_with_a_node_down_delivers_the_rest() {
-    let tb = Topology::testbed20();
-    let n = tb.nodes();
-    let mut t = LinkTable::new(n);
-    for a in 0..n {
-        for b in 0..n {
-            if a != b && tb.links().prr(a, b) > USABLE_PRR {
-                t.set(a, b, 1.0);
-            }
-        }
-    }
-    let topo = Topology::from_links(t);
+    let topo = lossless_testbed20();
+    let n = topo.nodes();
     let msgs: Vec<Message> = (0..n).map(|o| Message::new(o, 58)).collect();
     for dead in [3usize, 11, 20] {
         let mut down = vec![false; n];
