@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod cost;
 pub mod energy;
 pub mod plots;
+pub mod record_files;
 pub mod render;
 pub mod report;
 pub mod run_report;

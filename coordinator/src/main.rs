@@ -35,7 +35,7 @@ enum Command {
     /// devices to connect, then runs the experiment through the relay.
     Serve(ServeArgs),
     /// One device process of a deployed cluster (what `run` starts for each
-    /// device; also `rocknet-node`): joins the coordinator, gets the plan,
+    /// device): joins the coordinator, gets the plan,
     /// trains through the relay.
     Node(rocknet_node::cli::NodeCli),
     /// The link-model relay of a deployed cluster, set up from an experiment
@@ -559,7 +559,7 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
         Some(dir) => {
             let (out, records) =
                 train::train_recorded(&exp, TrainOptions::from_config(&exp), &mut on_epoch)?;
-            write_records(dir, &exp, &out, &records)?;
+            rocknet_coordinator::record_files::write(dir, &exp, &out, &records)?;
             say(&format!(
                 "replay records of {} devices written to {}",
                 records.len(),
@@ -595,39 +595,6 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     }
-    Ok(())
-}
-
-/// `rocknet train --record DIR`: the records and what the host computed.
-fn write_records(
-    dir: &std::path::Path,
-    exp: &Experiment,
-    out: &train::TrainOutcome,
-    records: &[train::DeviceRecord],
-) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    for r in records {
-        let path = dir.join(format!("device-{}.rnrec", r.device));
-        std::fs::write(&path, &r.bytes).with_context(|| format!("writing {}", path.display()))?;
-    }
-    let items = match records.first() {
-        Some(r) => rocknet_core::record::Record::parse(&r.bytes)?.n_items(),
-        None => 0,
-    };
-    let expected = serde_json::json!({
-        "config": exp.config.name,
-        "devices": records.len(),
-        "epochs": exp.config.training.epochs,
-        "items": items,
-        "weights_hash": format!("{:016x}", out.weights_hash),
-        "device_params_hash": records.iter().map(|r| format!("{:016x}", r.params_hash)).collect::<Vec<_>>(),
-        "predictions": out.predictions,
-        "final_accuracy": out.final_accuracy,
-        "saturated_logits": out.saturated_logits,
-    });
-    let path = dir.join("expected.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&expected)?)
-        .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
 

@@ -1,4 +1,4 @@
-//! The device process's flags, shared by `rocknet-node` and `rocknet node`,
+//! The flags of the device process (`rocknet node`),
 //! and how a deployment's addresses (names or IPs) become socket addresses.
 
 use std::net::{SocketAddr, ToSocketAddrs};

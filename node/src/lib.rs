@@ -5,7 +5,7 @@
 //! [`experiment::Experiment`] (datasets + partition plan) →
 //! [`schedule::Schedule`] (which sample each round carries) →
 //! [`protocol::DeviceNode`] (one device's round protocol, no I/O) →
-//! [`process`] (the `rocknet-node` process: UDP to the relay, telemetry to
+//! [`process`] (the device process, `rocknet node`: UDP to the relay, telemetry to
 //! the coordinator over [`telemetry`]).
 
 pub mod cli;

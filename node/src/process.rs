@@ -1,4 +1,4 @@
-//! The `rocknet-node` process: joins the coordinator, builds its device from
+//! The device process (`rocknet node`): joins the coordinator, builds its device from
 //! the plan, registers with the relay and runs rounds until the schedule
 //! ends. It survives anything the network does: deliveries are checked by
 //! [`DeviceNode`], and if the relay goes quiet it registers again and

@@ -1,20 +1,20 @@
 //! The firmware in QEMU replays what `rocknet train` recorded and must end
-//! with bit-identical weights and predictions (issue: firmware port).
+//! with bit-identical weights and predictions.
 //!
-//! 1. `rocknet train configs/quickstart.toml --epochs 2 --eval-every 2
-//!    --record DIR` (GunPoint, 5 devices, batch 8, Adam, f32): 100 training +
-//!    150 evaluation items = 251 rounds; and `rocknet train
-//!    configs/faceall-20.toml --epochs 1 --record DIR` (FaceAll, 20 devices,
-//!    int8, QAdam, batch 128: 560 + 1,690 items). The host writes one record
-//!    per device and `expected.json` (each device's parameter hash, the
+//! 1. Train in process and record, as `rocknet train <config> --record DIR`
+//!    does: `configs/quickstart.toml` for 2 epochs, evaluating after the
+//!    second (GunPoint, 5 devices, batch 8, Adam, f32: 100 training + 150
+//!    evaluation items), and `configs/faceall-20.toml` for 1 epoch (FaceAll,
+//!    20 devices, int8, QAdam, batch 128: 560 + 1,690 items). One record per
+//!    device and `expected.json` (each device's parameter hash, the
 //!    predictions).
-//! 2. For GunPoint devices 0 and 3 and FaceAll device 0: build the firmware for thumbv7em-none-eabihf with
-//!    `--features radio-replay` and `ROCKNET_FW_RECORD` = that device's record
-//!    (its own cargo target dir, `<target>/firmware-replay/cargo`, so the
-//!    outer `cargo test` lock is not contended), run it in
+//! 2. For GunPoint devices 0 and 3 and FaceAll device 0: build the firmware
+//!    for thumbv7em-none-eabihf with `--features radio-replay` and
+//!    `ROCKNET_FW_RECORD` = that device's record (in its own cargo target
+//!    dir, `<target>/firmware-replay/cargo`), run it in
 //!    `qemu-system-arm -machine mps2-an386 -icount shift=0`, parse what it
 //!    prints through semihosting.
-//! 3. Compare: weights hash and all 150 predictions equal the host's; every
+//! 3. Compare: weights hash and all predictions equal the host's; every
 //!    partial logit the firmware sent equals the host's for the same item.
 //! 4. Build the nRF52840 image (default features: FaceAll, 20 devices,
 //!    device 0, int8, QAdam) and check it fits 1 MiB flash / 256 KiB RAM.
@@ -24,23 +24,28 @@
 //!    cost model's predicted cycles and the ratio.
 //!
 //! Needs `qemu-system-arm` and the `thumbv7em-none-eabihf` rustup target;
-//! fails (never skips) with the command to install them.
-
-mod common;
+//! fails (never skips) with the command that installs them.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use rocknet_coordinator::config::ExperimentConfig;
 use rocknet_coordinator::cost::CycleModel;
+use rocknet_coordinator::experiment::Experiment;
+use rocknet_coordinator::record_files;
+use rocknet_coordinator::train::{TrainOptions, train_recorded};
 use rocknet_core::record::Record;
+use rocknet_systests::{cargo, repo, require_qemu, require_rust_target};
 use serde_json::{Value, json};
 
-/// A recorded run replayed in QEMU: `rocknet train` arguments, test-set
-/// size, devices replayed.
+/// A recorded run replayed in QEMU: the config, its epochs and evaluation
+/// interval, the test-set size, the devices replayed.
 struct Scenario {
     name: &'static str,
-    args: &'static [&'static str],
+    config: &'static str,
+    epochs: usize,
+    eval_every: usize,
     n_test: usize,
     devices: &'static [usize],
 }
@@ -50,13 +55,9 @@ const SCENARIOS: [Scenario; 2] = [
     // biases) and device 3.
     Scenario {
         name: "gunpoint-5",
-        args: &[
-            "configs/quickstart.toml",
-            "--epochs",
-            "2",
-            "--eval-every",
-            "2",
-        ],
+        config: "configs/quickstart.toml",
+        epochs: 2,
+        eval_every: 2,
         n_test: 150,
         devices: &[0, 3],
     },
@@ -65,7 +66,9 @@ const SCENARIOS: [Scenario; 2] = [
     // epoch (560 training + 1,690 evaluation items).
     Scenario {
         name: "faceall-20",
-        args: &["configs/faceall-20.toml", "--epochs", "1"],
+        config: "configs/faceall-20.toml",
+        epochs: 1,
+        eval_every: 1,
         n_test: 1690,
         devices: &[0],
     },
@@ -80,33 +83,27 @@ fn target_dir() -> PathBuf {
 }
 
 fn require_tools() {
-    match Command::new("qemu-system-arm").arg("--version").output() {
-        Ok(o) if o.status.success() => {}
-        _ => panic!(
-            "qemu-system-arm is not installed: the firmware replay test needs it.\n\
-             Install it with: sudo apt-get install -y --no-install-recommends qemu-system-arm"
-        ),
-    }
-    let installed = Command::new("rustup")
-        .args(["target", "list", "--installed"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-        .unwrap_or_default();
-    assert!(
-        installed
-            .lines()
-            .any(|l| l.trim() == "thumbv7em-none-eabihf"),
-        "the thumbv7em-none-eabihf target is not installed: the firmware replay test needs it.\n\
-         Install it with: rustup target add thumbv7em-none-eabihf"
-    );
+    require_qemu();
+    require_rust_target("thumbv7em-none-eabihf");
+}
+
+/// Trains `sc` in process and writes its replay records into `dir`, as
+/// `rocknet train <config> --epochs E --eval-every V --record DIR` does.
+fn record(sc: &Scenario, dir: &Path) {
+    let mut cfg = ExperimentConfig::load(&repo().join(sc.config)).expect("load the config");
+    cfg.training.epochs = sc.epochs;
+    cfg.training.eval_every = sc.eval_every;
+    let exp = Experiment::prepare(cfg).expect("prepare the experiment");
+    let (out, records) = train_recorded(&exp, TrainOptions::from_config(&exp), &mut |_| {})
+        .expect("train and record");
+    record_files::write(dir, &exp, &out, &records).expect("write the records");
 }
 
 /// Builds the firmware; returns the ELF path (copied to `copy_to`).
 fn build_firmware(features: &[&str], record: Option<&Path>, copy_to: &Path) -> PathBuf {
     let cargo_dir = target_dir().join("firmware-replay").join("cargo");
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(common::repo())
+    let mut cmd = cargo();
+    cmd.current_dir(repo())
         .args([
             "build",
             "-p",
@@ -256,11 +253,7 @@ fn firmware_in_qemu_replays_bit_identical_to_the_host() {
         // 1. The host trains and records.
         let rec_dir = dir.join(format!("record-{}", sc.name));
         let _ = std::fs::remove_dir_all(&rec_dir);
-        let mut args = vec!["train"];
-        args.extend_from_slice(sc.args);
-        args.extend_from_slice(&["--record", rec_dir.to_str().unwrap()]);
-        let (ok, stdout, stderr) = common::rocknet(&args);
-        assert!(ok, "rocknet train --record failed:\n{stdout}\n{stderr}");
+        record(sc, &rec_dir);
         let expected: Value =
             serde_json::from_str(&std::fs::read_to_string(rec_dir.join("expected.json")).unwrap())
                 .unwrap();
@@ -391,7 +384,10 @@ fn firmware_in_qemu_replays_bit_identical_to_the_host() {
             let stack = pairs(&line(&out, "stack"));
             devices.push(json!({
                 "scenario": sc.name,
-                "rocknet_train": sc.args.join(" "),
+                "rocknet_train": format!(
+                    "{} --epochs {} --eval-every {}",
+                    sc.config, sc.epochs, sc.eval_every
+                ),
                 "device": d,
                 "features": spec.num_features(),
                 "items": record.n_items(),

