@@ -12,8 +12,18 @@ use std::path::{Path, PathBuf};
 /// File kinds whose text may cite the documentation.
 const SCANNED_EXTENSIONS: [&str; 5] = ["rs", "md", "toml", "sh", "yml"];
 
-/// Directories never scanned (build output, version control).
-const SKIPPED_DIRS: [&str; 2] = ["target", ".git"];
+/// Hidden directories that belong to the repository (other hidden ones —
+/// `.git`, virtual environments, editor state — are never scanned).
+const SCANNED_HIDDEN_DIRS: [&str; 3] = [".ci", ".cargo", ".github"];
+
+/// Whether a directory holds the repository's own files, not build output
+/// (`target`, `target-*`), run results or tool state.
+fn is_scanned_dir(name: &str) -> bool {
+    if name.starts_with('.') {
+        return SCANNED_HIDDEN_DIRS.contains(&name);
+    }
+    !(name.starts_with("target") || name == "runs" || name == "node_modules")
+}
 
 /// Names of design notes that live outside the repository; a reader of the
 /// repository cannot open them, so no file may cite them. Split so that this
@@ -44,7 +54,7 @@ fn scanned_files(root: &Path) -> Vec<PathBuf> {
             let path = entry.expect("directory entry").path();
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
             if path.is_dir() {
-                if !SKIPPED_DIRS.contains(&name) {
+                if is_scanned_dir(name) {
                     stack.push(path);
                 }
             } else if path
