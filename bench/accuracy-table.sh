@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prints the README's accuracy table: every shipped config, f32 + Adam and
+# Prints the accuracy table of docs/results.md#accuracy: every shipped config, f32 + Adam and
 # int8 + QAdam, seed 0, default train/test split, final test accuracy.
 # Usage: bench/accuracy-table.sh [config ...]   (default: all in configs/)
 set -euo pipefail

@@ -1,4 +1,4 @@
-//! The cycle model (DESIGN.md §4): the core's op counts
+//! The cycle model (docs/cost-model.md#cycles): the core's op counts
 //! ([`rocknet_core::cost`]) × Cortex-M4F cycles per operation type → cycles
 //! per training and per evaluation sample, and CPU time at `energy.cpu_mhz`.
 //!

@@ -1,4 +1,4 @@
-//! Energy of one device over a run (DESIGN.md §4): `E = V · Σ I_state ·
+//! Energy of one device over a run (docs/cost-model.md#energy): `E = V · Σ I_state ·
 //! t_state` over radio TX, radio RX, radio ramp-ups, CPU active and sleep,
 //! with the currents of the config's `[energy]` section.
 //!

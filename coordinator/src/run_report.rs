@@ -68,7 +68,7 @@ pub struct DeviceReport {
     pub device: usize,
     /// Features it computes.
     pub features: usize,
-    /// Memory footprint (DESIGN.md §1.3).
+    /// Memory footprint (docs/method.md#memory-per-device).
     pub memory: MemoryReport,
     /// Wall-clock compute time on this machine, µs.
     pub compute_wall_us: u64,

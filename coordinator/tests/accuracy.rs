@@ -1,5 +1,5 @@
 //! Accuracy on the default train/test splits with the shipped configs, seed 0,
-//! against DESIGN.md §6's MiniRocket reference (ridge: GunPoint .993, Coffee
+//! against the MiniRocket reference of docs/results.md#reference-accuracy (ridge: GunPoint .993, Coffee
 //! 1.0, ItalyPowerDemand .969, ArrowHead .863, FaceAll .808); softmax + Adam
 //! must come within the bounds, and int8 input + QAdam within 3 points
 //! of f32 + Adam.

@@ -80,7 +80,7 @@ fn run_over_a_lossless_line_equals_train_bit_for_bit() {
             }
         }
     }
-    // The run directory holds what the README says.
+    // The run directory holds what docs/architecture.md#run-directory says.
     let dir = std::fs::read_dir(out.path())
         .unwrap()
         .next()

@@ -1,5 +1,5 @@
 //! Distribution is exact: training on 1 device and on N devices gives
-//! bit-identical weights and predictions (DESIGN.md §1.2).
+//! bit-identical weights and predictions (docs/method.md#exact-partial-logits).
 
 mod common;
 
@@ -63,7 +63,7 @@ fn one_and_twenty_devices_are_bit_identical_int8_qadam() {
 #[test]
 fn beyond_84_devices_qadam_is_exact_across_block_partitions() {
     // Past 84 devices QAdam's blocks are (dilation, kernel) blocks: the
-    // result is the same for every such N (README: not equal to N ≤ 84).
+    // result is the same for every such N (docs/method.md#optimizers-adam-and-qadam: not equal to N ≤ 84).
     let extra = ["--optimizer", "qadam"];
     let a = run("100", &extra);
     let b = run("333", &extra);

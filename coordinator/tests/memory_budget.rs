@@ -1,7 +1,7 @@
 //! RockNet's FaceAll deployment (`configs/faceall-20.toml`: 9,660 features =
 //! 84 × 5 dilations × 23 biases, 14 classes, 20 devices, int8 + QAdam) fits
 //! the nRF52840: every buffer of the largest device is checked against the
-//! DESIGN.md §1.3 formula, computed here independently, and the total against
+//! formula of docs/method.md#memory-per-device, computed here independently, and the total against
 //! 256 KiB.
 
 mod common;

@@ -1,4 +1,4 @@
-//! Operation counts of one device (DESIGN.md §4): what the core's code does
+//! Operation counts of one device (docs/cost-model.md#operation-counts): what the core's code does
 //! per sample and per optimizer step, by type of operation.
 //!
 //! [`PhaseOps::of`] is a pure function of a [`DeviceSpec`], like

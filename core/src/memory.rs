@@ -1,4 +1,4 @@
-//! Exact per-device memory accounting (DESIGN.md §1.3).
+//! Exact per-device memory accounting (docs/method.md#memory-per-device).
 //!
 //! [`MemoryFootprint::of`] is a pure function of a device's spec; the device
 //! model allocates exactly these buffers (and refuses buffers of any other

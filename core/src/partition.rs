@@ -1,5 +1,5 @@
 //! The partition plan: which kernels and which samples each device owns
-//! (DESIGN.md §1.2).
+//! (docs/method.md#partition-over-devices).
 //!
 //! A pure function of (series length, channels, num_features, N): every device
 //! computes the same plan on its own, so nothing about the split ever travels

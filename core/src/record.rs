@@ -5,7 +5,7 @@
 //! everything the device needs to rebuild its model (the plan inputs: series
 //! shape, feature count, partition, optimizer, seed) and its data (the whole
 //! training set, from which it fits its own kernels exactly as the host does,
-//! and the test set), then one entry per *item* of the run (DESIGN.md §2:
+//! and the test set), then one entry per *item* of the run (docs/method.md#rounds:
 //! item `k` is flooded in round `k`, its partial logits in round `k + 1`):
 //! phase, epoch, sample index and every device's partial logits for it, as
 //! they travelled on the radio. The device recomputes its own and takes the

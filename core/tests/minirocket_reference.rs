@@ -1,13 +1,13 @@
-//! MiniRocket against the reference's numbers (DESIGN.md §1.1) on GunPoint.
+//! MiniRocket against the reference's numbers (docs/test-vectors.md) on GunPoint.
 //!
-//! DESIGN's tolerance: biases within 2e−5, Σ biases within 1e−3, features
+//! The tolerance (docs/test-vectors.md#tolerances): biases within 2e−5, Σ biases within 1e−3, features
 //! equal except ties (a convolution output equal to a bias, which the
 //! reference's own rounding order may resolve either way) that move a feature
 //! by exactly 1/n_positions, on ≤ 0.2 % of features, so row sums differ by a
 //! few such steps.
 //!
 //! Each check is made twice:
-//! - against DESIGN's tolerance, with the possible ties found independently:
+//! - against that tolerance, with the possible ties found independently:
 //!   every convolution is recomputed in f64 by the definition (zero padding,
 //!   weights 2/−1) and a feature counts as tie-prone if an output lies within
 //!   `TIE` of its bias. A prefix value may differ by exactly 1/n only if it is
@@ -128,7 +128,7 @@ fn check_row(
     let allowed = (0.002 * row.len() as f64) as usize;
     let bound: f64 = steps.iter().take(allowed).sum();
     println!(
-        "{name}: row sum {sum:.4} (reference {row_sum}), |Δ| = {delta:.5}; DESIGN bound {bound:.4} \
+        "{name}: row sum {sum:.4} (reference {row_sum}), |Δ| = {delta:.5}; tie bound {bound:.4} \
          ({allowed} steps among {} tie-prone features)",
         tie_prone.len()
     );
@@ -136,7 +136,7 @@ fn check_row(
     let print_sum = 5e-4 + 1e-4;
     assert!(
         delta <= print_sum + bound,
-        "{name}: row sum {sum} vs reference {row_sum}, beyond DESIGN's tie tolerance {bound}"
+        "{name}: row sum {sum} vs reference {row_sum}, beyond the tie tolerance {bound}"
     );
     assert!(
         delta <= print_sum,

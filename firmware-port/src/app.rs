@@ -1,4 +1,4 @@
-//! The device's round loop (DESIGN.md §2), over any [`Radio`].
+//! The device's round loop (docs/method.md#rounds), over any [`Radio`].
 //!
 //! Round `r` opens with the host's beacon (phase, sample, epoch); the owner
 //! of that sample floods it; every device floods its partial logits for item

@@ -44,7 +44,7 @@ fn bench(c: &mut Criterion) {
                     .unwrap()
             })
         });
-        // A plain figure next to criterion's, for the README.
+        // A plain figure next to criterion's, for docs/results.md.
         let reps = 200;
         let start = Instant::now();
         let mut ratio = 0.0;

@@ -1,7 +1,7 @@
 //! Keyed random draws of the flood model: every random decision of a round is
 //! a pure function of `(seed, round, slot, transmitter, receiver)` — or of
 //! `(seed, round, slot, node)` for a node's own choices — and of a [`Tag`]
-//! naming the decision (DESIGN.md §3).
+//! naming the decision (docs/linkmodel.md#keyed-randomness).
 //!
 //! The draws are not the n-th word of a stream: adding or removing one (a
 //! link taken down, a node that stops listening, a PRR that lets one more

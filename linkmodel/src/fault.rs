@@ -1,5 +1,5 @@
 //! Faults: link down/up, node down/up, partitions, PRR overrides, heal
-//! (DESIGN.md §3). A [`FaultSet`] is the faults in force; it turns the
+//! (docs/linkmodel.md#faults). A [`FaultSet`] is the faults in force; it turns the
 //! topology's link table into the effective one for a round.
 
 use std::collections::BTreeMap;

@@ -1,4 +1,4 @@
-//! One round of synchronous-transmission flooding (DESIGN.md §3).
+//! One round of synchronous-transmission flooding (docs/linkmodel.md#flood-model).
 //!
 //! A round is `K` slots of fixed length. In a slot a node transmits, listens
 //! or has its radio off. A listening node receives if *any* concurrently

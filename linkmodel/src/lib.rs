@@ -1,4 +1,4 @@
-//! The link model: topology, flood rounds, loss and faults (DESIGN.md §3).
+//! The link model: topology, flood rounds, loss and faults (docs/linkmodel.md).
 //!
 //! * [`topology`] — who hears whom: a directed table of packet reception
 //!   ratios (PRR), from an explicit table, node positions and a path-loss

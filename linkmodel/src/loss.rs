@@ -1,4 +1,4 @@
-//! Loss processes layered on the PRR (DESIGN.md §3).
+//! Loss processes layered on the PRR (docs/linkmodel.md#loss).
 //!
 //! A frame on link `from → to` in a slot gets through with probability
 //! `PRR_eff · Π(1 − extra_loss of active interference windows) · (1 − loss(state))`

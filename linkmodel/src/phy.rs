@@ -1,5 +1,5 @@
 //! PHY presets: frame overhead, bit rate, turnaround — and from these the
-//! airtime of a frame and the length of a flood slot (DESIGN.md §3).
+//! airtime of a frame and the length of a flood slot (docs/linkmodel.md#phy-presets).
 //!
 //! `airtime = (overhead + payload) · 8 / bitrate`,
 //! `slot = airtime + turnaround + margin`.
@@ -11,7 +11,7 @@ use crate::units::{BitsPerSecond, Micros};
 /// The processing guard added to every slot, identical for all presets (it is
 /// CPU time on the nRF52840, not radio time): chosen so that RockNet's FaceAll
 /// deployment — 100-byte payload on BLE 2M — gets the authors' 681 µs slot
-/// (DESIGN.md §3): 681 − 444 (airtime) − 40 (ramp-up) = 197 µs.
+/// (docs/linkmodel.md#rocknets-faceall-deployment): 681 − 444 (airtime) − 40 (ramp-up) = 197 µs.
 pub const DEFAULT_MARGIN: Micros = Micros(197);
 
 /// A PHY preset.
@@ -137,7 +137,7 @@ mod tests {
     fn ble_2m_airtime_by_hand() {
         // (2 + 4 + 2 + 100 + 3) bytes = 111 bytes = 888 bits at 2 Mbit/s.
         assert_eq!(Phy::BLE_2M.airtime(100), Micros(444));
-        // RockNet FaceAll: 100 B on BLE 2M → 681 µs slots (DESIGN §3).
+        // RockNet FaceAll: 100 B on BLE 2M → 681 µs slots (docs/linkmodel.md#phy-presets).
         assert_eq!(Phy::BLE_2M.slot_length(100), Micros(681));
         // Empty payload: 11 bytes = 88 bits = 44 µs.
         assert_eq!(Phy::BLE_2M.airtime(0), Micros(44));
@@ -149,7 +149,7 @@ mod tests {
     fn ble_1m_and_802154_airtime_by_hand() {
         // (1 + 4 + 2 + 100 + 3) = 110 bytes = 880 bits at 1 Mbit/s.
         assert_eq!(Phy::BLE_1M.airtime(100), Micros(880));
-        // README's PHY table: BLE 1M slot = 880 + 40 (ramp-up) + 197 = 1117 µs.
+        // docs/linkmodel.md's PHY table: BLE 1M slot = 880 + 40 (ramp-up) + 197 = 1117 µs.
         assert_eq!(Phy::BLE_1M.slot_length(100), Micros(880 + 40 + 197));
         assert_eq!(Phy::BLE_1M.slot_length(100), Micros(1117));
         // (6 + 100 + 2) = 108 bytes = 864 bits at 250 kbit/s = 3456 µs.

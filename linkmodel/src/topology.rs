@@ -1,5 +1,5 @@
 //! Topologies: N nodes (node 0 = host/coordinator, 1..N devices) and a
-//! directed table of packet reception ratios (DESIGN.md §3).
+//! directed table of packet reception ratios (docs/linkmodel.md#topologies).
 //!
 //! A topology comes from an explicit [`LinkTable`], from node positions and a
 //! log-distance [`PathLoss`] model, or from a generator ([`Topology::line`],

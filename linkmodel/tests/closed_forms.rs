@@ -1,4 +1,4 @@
-//! The flood model against closed forms (DESIGN.md §3). Statistical tests
+//! The flood model against closed forms (docs/linkmodel.md#closed-form-checks). Statistical tests
 //! are seeded and bound the error by 4.5 binomial standard errors (widened
 //! where draws are correlated in time); run with `--nocapture` to see the
 //! figures.

@@ -1,5 +1,5 @@
 //! The `[energy]` section: supply voltage, nRF52840 currents and the CPU
-//! clock the cost model uses (DESIGN.md §4).
+//! clock the cost model uses (docs/cost-model.md#energy).
 //!
 //! Defaults are RockNet's own power model, taken from the nRF52840 Product
 //! Specification v1.7 (Nordic Semiconductor, 2021): §5.2 radio current

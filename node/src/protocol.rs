@@ -1,4 +1,4 @@
-//! One device's side of the RockNet round protocol (DESIGN.md §2), free of
+//! One device's side of the RockNet round protocol (docs/method.md#rounds), free of
 //! I/O: the process around it moves bytes, this decides what they mean.
 //!
 //! Round `r` carries item `r`'s sample (flooded by its owner) and every

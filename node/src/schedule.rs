@@ -7,7 +7,7 @@
 //! pass (the test set in order) if the epoch is evaluated, then epoch 2, …
 //! RockNet pipelines one item per round: round `r` floods item `r`'s sample
 //! and every device's partial logits for item `r − 1`, so a run takes
-//! `items + 1` rounds (DESIGN.md §2).
+//! `items + 1` rounds (docs/method.md#rounds).
 
 use rocknet_core::rng::{Purpose, keyed_rng, shuffle};
 use rocknet_core::wire::Phase;

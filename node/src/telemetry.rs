@@ -1,5 +1,5 @@
 //! The out-of-band channel between a device and the coordinator (a
-//! testbed's serial backchannel, DESIGN.md §2): one TCP connection per
+//! testbed's serial backchannel, docs/architecture.md#telemetry): one TCP connection per
 //! device, one JSON object per line. It never carries training traffic —
 //! samples and partial logits go over the emulated radio only.
 

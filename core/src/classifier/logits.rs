@@ -1,4 +1,4 @@
-//! Exact, partition-independent logits (DESIGN.md §1.2).
+//! Exact, partition-independent logits (docs/method.md#exact-partial-logits).
 //!
 //! Every product `w·f` is rounded to fixed point with [`LOGIT_FRAC_BITS`]
 //! fractional bits and summed in `i64`. Integer addition is associative, so a
@@ -43,7 +43,7 @@ pub fn fixed_to_f32(x: i64) -> f32 {
 }
 
 /// One device's contribution to the logits of one sample: C fixed-point
-/// values as they travel on the radio (i32, DESIGN.md §2).
+/// values as they travel on the radio (i32, docs/wire.md#bodies).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PartialLogits {
     n_classes: usize,

@@ -1,4 +1,4 @@
-//! One device's slice of the linear softmax classifier (DESIGN.md §1.2).
+//! One device's slice of the linear softmax classifier (docs/method.md#classifier).
 
 mod device;
 mod logits;

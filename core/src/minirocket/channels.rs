@@ -2,7 +2,7 @@
 //! block sums its convolution over.
 //!
 //! # Random stream
-//! DESIGN §1.1 fixes the subset sizes' distribution, not the stream; we draw
+//! docs/method.md#multivariate-channel-subsets fixes the subset sizes' distribution, not the stream; we draw
 //! exactly what the reference's `MiniRocketMultivariate` (sktime/aeon) draws,
 //! from NumPy's legacy `RandomState` seeded with `seed` — a stream separate
 //! from the example picks (the reference picks with numba's own generator,

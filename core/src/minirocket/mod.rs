@@ -1,4 +1,4 @@
-//! MiniRocket (Dempster et al. 2021), exactly as the reference (DESIGN.md §1.1).
+//! MiniRocket (Dempster et al. 2021), exactly as the reference (docs/method.md#minirocket).
 //!
 //! - [`MiniRocketPlan`]: dilations and features per dilation for a series
 //!   length, a pure function every device computes identically.

@@ -1,4 +1,4 @@
-//! Dilations and features per dilation (DESIGN §1.1), as the reference's
+//! Dilations and features per dilation (docs/method.md#dilations), as the reference's
 //! `_fit_dilations` computes them.
 
 use super::kernels::NUM_KERNELS;
@@ -141,7 +141,7 @@ impl MiniRocketPlan {
                 let y = max_exponent * i as f64 / (m - 1) as f64;
                 *r = libm::floor(libm::pow(2.0, y)) as u32;
             }
-            // DESIGN: the last dilation is exactly floor((L−1)/8). Computed,
+            // docs/method.md#dilations: the last dilation is exactly floor((L−1)/8). Computed,
             // 2^log2(N) lands one ulp below N for many integers N (L = 41:
             // 4.999…, with glibc as with libm), which would drop it.
             raw[m - 1] = ((length - 1) / 8) as u32;

@@ -1,4 +1,4 @@
-//! Bytes of optimizer state per device (DESIGN §1.3).
+//! Bytes of optimizer state per device (docs/method.md#memory-per-device).
 
 /// Bytes of Adam state for `n_params` parameters: the two f32 moment buffers,
 /// `2·4·n_params` (saturating).

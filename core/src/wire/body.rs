@@ -294,7 +294,7 @@ impl<'de, Ctx> BorrowDecode<'de, Ctx> for Sample<'de> {
 }
 
 /// A device's partial logits for one sample, in the exact fixed-point form
-/// of DESIGN.md §1.2 (C × i32).
+/// of docs/method.md#exact-partial-logits (C × i32).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogitsBody {
     /// The sample these logits belong to.

@@ -1,4 +1,4 @@
-//! The packets of a RockNet cluster (DESIGN.md §2), one set of types for the
+//! The packets of a RockNet cluster (docs/wire.md), one set of types for the
 //! nodes, the coordinator, the link-model relay and the firmware. `no_std`,
 //! no allocation: packets are encoded into caller buffers and decoded into
 //! views borrowing the received bytes.

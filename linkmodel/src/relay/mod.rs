@@ -1,6 +1,6 @@
 //! The UDP relay: nodes send their packets here instead of to a radio, the
 //! [`LinkModel`] decides who hears what, and the relay hands every receiver
-//! exactly those packets as [`Delivery`] envelopes (DESIGN.md §3).
+//! exactly those packets as [`Delivery`] envelopes (docs/relay.md).
 //!
 //! # Round contract
 //!

@@ -1,30 +1,32 @@
-//! The link-model config shown in README.md parses and builds, and every
-//! topology kind it lists works with the field names it gives.
+//! The link-model config shown in docs/linkmodel.md parses and builds, every
+//! topology kind it lists works with the field names it gives, and its PHY
+//! table's slot lengths are the code's.
 
 use rocknet_linkmodel::config::LinkModelConfig;
 use rocknet_linkmodel::topology::TopologyConfig;
 
-fn readme() -> String {
-    let p = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
-    std::fs::read_to_string(p).expect("README.md")
+fn linkmodel_doc() -> String {
+    let p = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/linkmodel.md");
+    std::fs::read_to_string(p).expect("docs/linkmodel.md")
 }
 
 #[test]
-fn readme_link_model_config_builds() {
-    let text = readme();
+fn documented_link_model_config_builds() {
+    let text = linkmodel_doc();
     let start = text
-        .find("### Describing a topology")
-        .expect("README has the topology section");
+        .find("## Describing a topology")
+        .expect("docs/linkmodel.md has the topology section");
     let block = &text[start..];
     let open = block.find("```toml\n").expect("a toml block") + "```toml\n".len();
     let close = block[open..].find("```").expect("closed block") + open;
-    let cfg: LinkModelConfig = toml::from_str(&block[open..close]).expect("README config parses");
-    let model = cfg.build().expect("README config builds");
+    let cfg: LinkModelConfig =
+        toml::from_str(&block[open..close]).expect("the documented config parses");
+    let model = cfg.build().expect("the documented config builds");
     assert_eq!(model.topology().nodes(), 21);
 }
 
 #[test]
-fn every_topology_kind_in_the_readme_parses() {
+fn every_documented_topology_kind_parses() {
     for doc in [
         "kind = \"line\"\ndevices = 10\nprr = 0.9",
         "kind = \"grid\"\nwidth = 5\nheight = 4\nspacing_m = 10.0",
@@ -41,13 +43,13 @@ fn every_topology_kind_in_the_readme_parses() {
 }
 
 #[test]
-fn readme_phy_table_slots_match_the_code() {
+fn documented_phy_table_slots_match_the_code() {
     use rocknet_linkmodel::phy::Phy;
-    let text = readme();
+    let text = linkmodel_doc();
     let row = |name: &str| {
         text.lines()
             .find(|l| l.starts_with(&format!("| {name} ")))
-            .unwrap_or_else(|| panic!("README PHY row {name}"))
+            .unwrap_or_else(|| panic!("docs/linkmodel.md PHY row {name}"))
             .to_string()
     };
     for (name, phy) in [
