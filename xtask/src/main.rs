@@ -3,7 +3,7 @@
 //! `cargo xtask test` is the one command that runs every test of the
 //! workspace on a fresh machine: it first installs what the tests need and
 //! is missing (saying what it installs), then runs `cargo test --release
-//! --workspace --no-fail-fast` and closes with a summary that names the
+//! --no-fail-fast` and closes with a summary that names the
 //! system tests (the firmware in QEMU, the cluster in containers) and
 //! whether they ran.
 
