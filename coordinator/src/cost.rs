@@ -6,7 +6,7 @@
 //! Reference Manual (r0p1, ARM DDI 0439: Table 3-1 for the integer core,
 //! Table 7-1 for the FPU), except for the libm and compiler-runtime routines
 //! the core calls, whose costs were calibrated against the firmware in QEMU
-//! (`coordinator/tests/firmware_replay.rs`: instructions per call counted
+//! (`systests/tests/firmware_replay.rs`: instructions per call counted
 //! with `-icount shift=0`, taken as cycles at an assumed CPI of 1 — a lower
 //! bound: branches and multi-cycle loads make the real CPI somewhat higher).
 //! [`CycleModel`] is deserialisable with every field optional, so a
