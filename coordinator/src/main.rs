@@ -291,6 +291,9 @@ fn prepare_cluster(
     }
     let exp = Experiment::prepare(cfg)?;
     let net = cluster::plan_network(&exp)?;
+    for w in &net.warnings {
+        eprintln!("WARNING: {w}");
+    }
     Ok((exp, net))
 }
 
@@ -384,6 +387,7 @@ fn relay_cmd(args: &RelayCli) -> Result<()> {
         cluster: netc.cluster,
         config_hash: Some(exp.config.hash()),
         round_timeout_ms: netc.round_timeout_ms,
+        max_packet_len: net.max_packet_len,
     })
 }
 

@@ -4,6 +4,7 @@
 //! host (radio node 0) round by round, gathers telemetry, and writes the
 //! run directory: `report.json`, `trace.jsonl`, logs, plots.
 
+pub mod capacity;
 pub mod host;
 pub mod launch;
 pub mod sweep;
@@ -85,10 +86,16 @@ pub struct NetworkPlan {
     pub path: PathBuf,
     /// The model built from it (validated).
     pub model: LinkModel,
+    /// The experiment's longest packet: the relay drops longer ones.
+    pub max_packet_len: usize,
+    /// Why delivery is unlikely even over lossless links, if it is: shown
+    /// before the run starts.
+    pub warnings: Vec<String>,
 }
 
 /// Checks the `[network]` section against the experiment: a link model
-/// that loads and builds, with one node per device plus the host.
+/// that loads and builds, with one node per device plus the host, that can
+/// carry the experiment's messages ([`capacity`]).
 pub fn plan_network(exp: &Experiment) -> Result<NetworkPlan> {
     let src = exp.config.source.display();
     let path = exp
@@ -112,7 +119,15 @@ pub fn plan_network(exp: &Experiment) -> Result<NetworkPlan> {
             path.display()
         );
     }
-    Ok(NetworkPlan { path, model })
+    let load = capacity::RoundLoad::of(exp);
+    let warnings = capacity::check(&load, &model, &path)
+        .with_context(|| format!("{src}: the experiment's messages cannot travel"))?;
+    Ok(NetworkPlan {
+        path,
+        model,
+        max_packet_len: load.max_packet_len(),
+        warnings,
+    })
 }
 
 /// A unique run directory `out/<name>-<UTC timestamp>`.
@@ -223,6 +238,7 @@ pub fn run_cluster(
                 round_timeout_ms: netc.round_timeout_ms,
                 cluster: netc.cluster,
                 config_hash,
+                max_packet_len: net.max_packet_len,
             })?;
             let (data, control) = (relay.data, relay.control);
             children.push(relay.child);
