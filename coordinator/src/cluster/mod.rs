@@ -184,6 +184,8 @@ struct DeviceState {
     peak_rss_bytes: Option<u64>,
     drops: Vec<(String, u64)>,
     rejected: u64,
+    beacon_mismatch: u64,
+    link_drops: Vec<(String, u64)>,
     error: Option<String>,
     connected: bool,
 }
@@ -416,6 +418,9 @@ pub fn run_cluster(
         &devs,
         trace.as_ref(),
         Assembly {
+            host_drops: host.drops(),
+            nodes: n + 1,
+            warnings: net.warnings.clone(),
             rounds: completed_rounds,
             items,
             all_rounds,
@@ -508,6 +513,8 @@ fn absorb(devs: &mut [DeviceState], ev: Event) {
                 peak_rss_bytes,
                 drops,
                 rejected,
+                beacon_mismatch,
+                link_drops,
                 ..
             } if device < devs.len() => {
                 let d = &mut devs[device];
@@ -515,6 +522,8 @@ fn absorb(devs: &mut [DeviceState], ev: Event) {
                 d.peak_rss_bytes = peak_rss_bytes;
                 d.drops = drops;
                 d.rejected = rejected;
+                d.beacon_mismatch = beacon_mismatch;
+                d.link_drops = link_drops;
             }
             ToCoordinator::Error { device, message } if device < devs.len() => {
                 tracing::warn!("device {device}: {message}");
@@ -526,6 +535,9 @@ fn absorb(devs: &mut [DeviceState], ev: Event) {
 }
 
 struct Assembly<'a> {
+    host_drops: Vec<(String, u64)>,
+    nodes: usize,
+    warnings: Vec<String>,
     rounds: u64,
     items: u64,
     all_rounds: bool,
@@ -612,7 +624,7 @@ fn assemble(
         _ => 0.0,
     };
     let cycle_model = CycleModel::default();
-    let per_device = (0..n)
+    let per_device: Vec<DeviceReport> = (0..n)
         .map(|d| {
             let st = &devs[d];
             let sum = |f: fn(&PassStats) -> u64| st.passes.iter().map(f).sum::<u64>();
@@ -668,10 +680,13 @@ fn assemble(
                 peak_rss_bytes: st.peak_rss_bytes,
                 drops: st.drops.clone(),
                 rejected: st.rejected,
+                beacon_mismatch: st.beacon_mismatch,
+                link_drops: st.link_drops.clone(),
             }
         })
         .collect();
-    let network = match trace {
+    let mut warnings = a.warnings;
+    let mut network = match trace {
         Some(t) => NetworkReport {
             messages: t.messages,
             deliveries_expected: t.deliveries_expected,
@@ -687,13 +702,30 @@ fn assemble(
             emulated_seconds: a.rounds as f64 * a.period_us / 1e6,
             timed_out_rounds: t.timed_out,
             faults: t.faults.clone(),
+            relay_drops: t.relay_drops.clone().unwrap_or_else(|| {
+                warnings.push(
+                    "the relay's trace has no final drops line (it did not shut down cleanly): \
+                     its drop counters are unknown"
+                        .into(),
+                );
+                Vec::new()
+            }),
+            host_drops: Vec::new(),
+            drops_total: 0,
         },
-        None => NetworkReport {
-            round_period_us: a.period_us,
-            emulated_seconds: a.rounds as f64 * a.period_us / 1e6,
-            ..NetworkReport::default()
-        },
+        None => {
+            warnings.push(
+                "no relay trace: deliveries and the relay's drop counters are unknown".into(),
+            );
+            NetworkReport {
+                round_period_us: a.period_us,
+                emulated_seconds: a.rounds as f64 * a.period_us / 1e6,
+                ..NetworkReport::default()
+            }
+        }
     };
+    network.host_drops = a.host_drops;
+    crate::drops::account(&mut network, &per_device, a.nodes);
     RunReport {
         name: cfg.name.clone(),
         config: cfg.clone(),
@@ -714,6 +746,7 @@ fn assemble(
             0.0
         },
         network,
+        warnings,
         wall_seconds: a.wall_seconds,
         rounds_per_second: if a.wall_seconds > 0.0 {
             a.rounds as f64 / a.wall_seconds
