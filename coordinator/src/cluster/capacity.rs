@@ -149,21 +149,26 @@ pub fn check_packets(load: &RoundLoad) -> Result<(), CapacityError> {
             rocknet_linkmodel::relay::MAX_DATAGRAM_LEN,
             load.max_values(),
             load.encoding_name(),
-            if load.encoding == SampleEncoding::F32 {
-                format!(
-                    " or use `model.input = \"int8\"` (up to {} values)",
-                    RoundLoad {
-                        encoding: SampleEncoding::Int8,
-                        ..*load
-                    }
-                    .max_values()
-                )
-            } else {
-                String::new()
-            }
+            int8_hint(load)
         )));
     }
     Ok(())
+}
+
+/// For an f32 sample that would fit as int8: the suggestion to use it.
+fn int8_hint(load: &RoundLoad) -> String {
+    let int8 = RoundLoad {
+        encoding: SampleEncoding::Int8,
+        ..*load
+    };
+    if load.encoding == SampleEncoding::F32 && load.sample_values <= int8.max_values() {
+        format!(
+            " or use `model.input = \"int8\"` (up to {} values)",
+            int8.max_values()
+        )
+    } else {
+        String::new()
+    }
 }
 
 /// The fragments of a round's messages under `params`.
@@ -357,7 +362,10 @@ mod tests {
         assert!(check_packets(&load(5, 16_365, SampleEncoding::F32, 2)).is_ok());
         let e = check_packets(&load(5, 16_366, SampleEncoding::F32, 2)).unwrap_err();
         assert!(e.0.contains("65486") && e.0.contains("16365 f32"), "{e}");
-        assert!(e.0.contains("65461"), "int8 alternative: {e}");
+        assert!(
+            e.0.contains("int8\"` (up to 65461 values)"),
+            "int8 alternative: {e}"
+        );
         assert!(check_packets(&load(5, 65_461, SampleEncoding::Int8, 2)).is_ok());
         let e = check_packets(&load(5, 100_000, SampleEncoding::Int8, 2)).unwrap_err();
         assert!(e.0.contains("100000 int8 values"), "{e}");
