@@ -171,7 +171,7 @@ pub const MAX_DATAGRAM_LEN: usize = 65_507;
 
 /// The largest packet the relay can deliver: its [`Delivery`] envelope
 /// ([`wire::delivery_len`]) must fit one UDP datagram ([`MAX_DATAGRAM_LEN`]),
-/// so 65,486 bytes. [`RelayOptions::max_packet_len`] may not exceed it.
+/// so 65,486 bytes.
 pub const MAX_MESSAGE_LEN: usize = MAX_DATAGRAM_LEN - wire::delivery_len(0);
 
 /// [`RelayOptions::max_packet_len`]'s default, for a relay started without
@@ -221,7 +221,9 @@ pub struct RelayOptions {
     /// A round closes at the latest this long after it opened.
     pub round_timeout: Duration,
     /// Larger datagrams are dropped as `too_large`; at most
-    /// [`MAX_MESSAGE_LEN`], so that every packet accepted can be delivered.
+    /// [`MAX_DATAGRAM_LEN`]. Packets above [`MAX_MESSAGE_LEN`] are accepted
+    /// but their deliveries are `unencodable`, so an experiment's relay
+    /// stays at or below it (`rocknet run` checks that before it starts).
     pub max_packet_len: usize,
     /// Packets of rounds not open yet held back, at most; also the most
     /// messages one round takes (more count as `rejected`).
@@ -351,9 +353,9 @@ impl Relay {
                 "max_packet_len is below the header size",
             ));
         }
-        if opts.max_packet_len > MAX_MESSAGE_LEN {
+        if opts.max_packet_len > MAX_DATAGRAM_LEN {
             return Err(RelayError::Option(
-                "max_packet_len exceeds MAX_MESSAGE_LEN (65,486 bytes): its delivery envelope would not fit one UDP datagram",
+                "max_packet_len exceeds MAX_DATAGRAM_LEN (65,507 bytes): no UDP datagram is longer",
             ));
         }
         let model = config.build()?;
