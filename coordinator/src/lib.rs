@@ -12,6 +12,7 @@
 pub use rocknet_node::{config, experiment};
 pub mod cluster;
 pub mod cost;
+pub mod drops;
 pub mod energy;
 pub mod plots;
 pub mod record_files;

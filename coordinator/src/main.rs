@@ -291,6 +291,9 @@ fn prepare_cluster(
     }
     let exp = Experiment::prepare(cfg)?;
     let net = cluster::plan_network(&exp)?;
+    for w in &net.warnings {
+        eprintln!("WARNING: {w}");
+    }
     Ok((exp, net))
 }
 
@@ -384,6 +387,7 @@ fn relay_cmd(args: &RelayCli) -> Result<()> {
         cluster: netc.cluster,
         config_hash: Some(exp.config.hash()),
         round_timeout_ms: netc.round_timeout_ms,
+        max_packet_len: net.max_packet_len,
     })
 }
 
@@ -477,11 +481,33 @@ fn run_and_print(
         report.emulated_over_wall,
     ));
     say(&format!(
-        "delivery ratio {:.4}, {} (message, receiver) pairs lost, {} faults",
+        "delivery ratio {:.4}, {} (message, receiver) pairs lost, {} faults, {} packets dropped",
         report.network.delivery_ratio,
         report.network.messages_lost,
-        report.network.faults.len()
+        report.network.faults.len(),
+        report.network.drops_total,
     ));
+    let drop_lines = rocknet_coordinator::drops::lines(&report.network, &report.per_device);
+    if report.network.drops_total > 0 {
+        // Always on stderr too: a run with drops is not an undisturbed run.
+        let head = format!(
+            "WARNING: {} packets were dropped; they count against the delivery ratio above, and the result may differ from an undisturbed run:",
+            report.network.drops_total
+        );
+        eprintln!("{head}");
+        for l in &drop_lines {
+            eprintln!("WARNING:   {l}");
+        }
+        if !json {
+            println!("{head}");
+            for l in &drop_lines {
+                println!("  {l}");
+            }
+        }
+    }
+    for w in &report.warnings {
+        eprintln!("WARNING: {w}");
+    }
     for d in &report.per_device {
         if !d.missed_rounds.is_empty() || d.joins != 1 {
             say(&format!(

@@ -105,10 +105,18 @@ pub struct DeviceReport {
     pub finished: bool,
     /// Peak resident set size of its (last) process on this machine.
     pub peak_rss_bytes: Option<u64>,
-    /// Wire packets it dropped, by reason.
+    /// Delivered packets it dropped, by wire reason (non-zero only).
     pub drops: Vec<(String, u64)>,
     /// Packets that decoded but did not fit the protocol.
     pub rejected: u64,
+    /// Beacons that disagreed with its schedule.
+    #[serde(default)]
+    pub beacon_mismatch: u64,
+    /// Datagrams its relay link discarded, by reason (non-zero only): from
+    /// another address than the relay's (`foreign_source`), undecodable or
+    /// stale envelopes, packets the relay does not send.
+    #[serde(default)]
+    pub link_drops: Vec<(String, u64)>,
 }
 
 /// A fault the link model applied.
@@ -131,8 +139,18 @@ pub struct NetworkReport {
     pub deliveries_made: u64,
     /// Pairs lost.
     pub messages_lost: u64,
-    /// delivered / expected.
+    /// delivered / expected, drops included ([`crate::drops`]).
     pub delivery_ratio: f64,
+    /// What the relay dropped or could not send, by kind (non-zero only;
+    /// its trace's final `drops` line).
+    #[serde(default)]
+    pub relay_drops: Vec<(String, u64)>,
+    /// What the host (radio node 0) discarded, by kind (non-zero only).
+    #[serde(default)]
+    pub host_drops: Vec<(String, u64)>,
+    /// Every drop of the run: relay, host and devices, all kinds.
+    #[serde(default)]
+    pub drops_total: u64,
     /// Flood time per round (mean), µs.
     pub flood_us_mean: f64,
     /// Round period: flood slots + compute window, µs.
@@ -177,6 +195,10 @@ pub struct RunReport {
     pub per_device: Vec<DeviceReport>,
     /// Network.
     pub network: NetworkReport,
+    /// What the run was warned about before it started (messages the link
+    /// model may not deliver) or while it ended (missing drop counters).
+    #[serde(default)]
+    pub warnings: Vec<String>,
     /// Wall-clock seconds of the round loop.
     pub wall_seconds: f64,
     /// Rounds per wall-clock second.

@@ -38,15 +38,55 @@ fn cell(s: &str) -> String {
 pub fn summary_markdown(r: &RunReport) -> String {
     let mut s = String::new();
     headline(&mut s, r);
+    drops(&mut s, r);
     devices(&mut s, r);
     energy(&mut s, r);
     faults(&mut s, r);
     s
 }
 
+/// The title; a run that dropped anything says so in it, the first line.
+fn title(r: &RunReport) -> String {
+    let n = &r.network;
+    if n.drops_total > 0 {
+        format!(
+            "# Run `{}` — WARNING: {} packets dropped ({})",
+            r.name,
+            n.drops_total,
+            crate::drops::lines(n, &r.per_device).join("; ")
+        )
+    } else {
+        format!("# Run `{}`", r.name)
+    }
+}
+
+fn drops(s: &mut String, r: &RunReport) {
+    let n = &r.network;
+    let lines = crate::drops::lines(n, &r.per_device);
+    if lines.is_empty() && r.warnings.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "\n## Drops and warnings\n");
+    if !lines.is_empty() {
+        let _ = writeln!(
+            s,
+            "{} packets were dropped; they count against the delivery ratio ({:.4}), and the result may differ from an undisturbed run.\n",
+            n.drops_total, n.delivery_ratio
+        );
+        let _ = writeln!(s, "| where | dropped, by kind |\n|---|---|");
+        for l in &lines {
+            let (place, kinds) = l.split_once(": ").unwrap_or((l, ""));
+            let _ = writeln!(s, "| {} | {} |", cell(place), cell(kinds));
+        }
+    }
+    for w in &r.warnings {
+        let _ = writeln!(s, "\n**Warning:** {}", cell(w));
+    }
+}
+
 fn headline(s: &mut String, r: &RunReport) {
     let n = &r.network;
-    let _ = writeln!(s, "# Run `{}`\n", r.name);
+    let _ = writeln!(s, "{}\n", title(r));
     let last_train = r.epochs.iter().rev().find_map(|e| e.train_accuracy);
     let _ = writeln!(
         s,
@@ -89,6 +129,7 @@ fn headline(s: &mut String, r: &RunReport) {
         "| delivery ratio | {:.4} ({} of {} deliveries; {} lost) |",
         n.delivery_ratio, n.deliveries_made, n.deliveries_expected, n.messages_lost
     );
+    let _ = writeln!(s, "| packets dropped | {} |", n.drops_total);
     let _ = writeln!(s, "| rounds timed out | {} |", n.timed_out_rounds);
     let _ = writeln!(
         s,
@@ -258,6 +299,26 @@ mod tests {
         );
         assert!(md.contains("| 7 | `{\"link_down\":[1,2]}` |"), "{md}");
         assert!(md.contains("Devices' own test accuracy in the last epoch: 85.00 %"));
+    }
+
+    #[test]
+    fn drops_are_in_the_first_line_and_by_kind() {
+        let mut r = sample_report();
+        assert!(!summary_markdown(&r).contains("Drops"));
+        r.network.relay_drops = vec![("too_large".into(), 240)];
+        r.per_device[1].link_drops = vec![("foreign_source".into(), 3)];
+        r.network.drops_total = 243;
+        let md = summary_markdown(&r);
+        assert_eq!(
+            md.lines().next(),
+            Some(
+                "# Run `toy` — WARNING: 243 packets dropped (relay: too_large 240; device 1: link_foreign_source 3)"
+            ),
+            "{md}"
+        );
+        assert!(md.contains("| relay | too_large 240 |"), "{md}");
+        assert!(md.contains("| device 1 | link_foreign_source 3 |"), "{md}");
+        assert!(md.contains("| packets dropped | 243 |"), "{md}");
     }
 
     #[test]

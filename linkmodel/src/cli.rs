@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::LinkModelConfig;
-use crate::relay::{Relay, RelayOptions};
+use crate::relay::{DEFAULT_MAX_PACKET_LEN, Relay, RelayOptions};
 use anyhow::{Context, Result};
 
 /// The relay's flags.
@@ -41,6 +41,12 @@ pub struct RelayArgs {
     /// register again.
     #[arg(long, default_value_t = 5000)]
     pub round_timeout_ms: u64,
+    /// Drop (as `too_large`) packets longer than this many bytes; at most
+    /// 65,507 (a UDP datagram), and only packets up to 65,486 can be
+    /// delivered (their envelope must fit one datagram). `rocknet run` and
+    /// `rocknet relay` set it to the experiment's largest message.
+    #[arg(long, default_value_t = DEFAULT_MAX_PACKET_LEN)]
+    pub max_packet_len: usize,
 }
 
 /// Reads a link-model config file (TOML).
@@ -88,6 +94,7 @@ pub fn run(cli: &RelayArgs) -> Result<()> {
         time_scale: cli.time_scale,
         round_timeout: Duration::from_millis(cli.round_timeout_ms),
         trace: cli.trace.clone(),
+        max_packet_len: cli.max_packet_len,
         ..RelayOptions::default()
     };
     let rt = tokio::runtime::Builder::new_current_thread()

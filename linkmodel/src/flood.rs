@@ -117,9 +117,9 @@ use crate::topology::{LinkTable, NodeId, USABLE_PRR};
 use crate::units::{Bytes, Micros};
 
 /// The most fragments one round may carry, over all its messages (16 Mi):
-/// the model's memory grows with fragments × nodes. The relay's defaults
-/// stay far below it (65,536 messages of ≤ 2,048 bytes: ≈ 1.4 million
-/// fragments of 100 bytes).
+/// the model's memory grows with fragments × nodes. An experiment's rounds
+/// stay far below it (checked before a run starts); a round beyond it fails,
+/// and the relay counts its messages as `unflooded`.
 pub const MAX_FRAGMENTS: usize = 1 << 24;
 
 /// How long a Mixer node remembers: a complete node stays on (and

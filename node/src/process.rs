@@ -240,6 +240,7 @@ fn run_device<T: WireInput>(
     let drops = node
         .drops()
         .iter()
+        .filter(|&(_, n)| n > 0)
         .map(|(r, n)| (r.name().to_string(), n))
         .collect();
     telemetry::send(
@@ -250,6 +251,7 @@ fn run_device<T: WireInput>(
             drops,
             rejected: node.rejected,
             beacon_mismatch: node.beacon_mismatch,
+            link_drops: link.drops().named(),
             reregistrations,
             peak_rss_bytes: telemetry::peak_rss_bytes(),
         },

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use rocknet_core::wire::{self, Body, Hello, Packet, RELAY_NODE};
+use rocknet_core::wire::{self, Body, DropCounters, Hello, Packet, RELAY_NODE, WireError};
 
 /// The header round of a registration Hello ("no round").
 pub const NO_ROUND: u32 = u32::MAX;
@@ -24,6 +24,32 @@ pub struct RelayLink {
     buf: Vec<u8>,
     /// Datagrams read while checking for lateness, not yet collected.
     early: std::collections::VecDeque<Vec<u8>>,
+    drops: LinkDrops,
+}
+
+/// What a node's link discarded before the round protocol saw it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LinkDrops {
+    /// Datagrams from an address other than the relay's.
+    pub foreign_source: u64,
+    /// Datagrams from the relay that did not decode, were of another
+    /// cluster, or of a round already over (by wire reason).
+    pub wire: DropCounters,
+    /// Packets from the relay's address that the relay does not send
+    /// (another source, or a kind other than a delivery or a marker).
+    pub not_from_relay: u64,
+}
+
+impl LinkDrops {
+    /// Every non-zero counter, by name (`foreign_source`, the wire
+    /// reasons, `not_from_relay`).
+    pub fn named(&self) -> Vec<(String, u64)> {
+        let mut v: Vec<(String, u64)> = vec![("foreign_source".into(), self.foreign_source)];
+        v.extend(self.wire.iter().map(|(r, n)| (r.name().to_string(), n)));
+        v.push(("not_from_relay".into(), self.not_from_relay));
+        v.retain(|(_, n)| *n > 0);
+        v
+    }
 }
 
 /// What the relay said about a round.
@@ -52,6 +78,7 @@ impl RelayLink {
             config_hash,
             buf: vec![0u8; 65_536],
             early: std::collections::VecDeque::new(),
+            drops: LinkDrops::default(),
         })
     }
 
@@ -81,6 +108,11 @@ impl RelayLink {
         self.relay
     }
 
+    /// What this link has discarded so far.
+    pub fn drops(&self) -> &LinkDrops {
+        &self.drops
+    }
+
     /// Registers (retrying every 250 ms until `stop`, or for at most
     /// `patience` if given) and returns the first round the relay will wait
     /// for this node in.
@@ -105,6 +137,7 @@ impl RelayLink {
                     break;
                 };
                 if from != self.relay {
+                    self.drops.foreign_source += 1;
                     continue;
                 }
                 if let Ok(p) = wire::decode(&self.buf[..n])
@@ -130,6 +163,7 @@ impl RelayLink {
         self.sock.set_nonblocking(true).context("socket mode")?;
         while let Ok((n, from)) = self.sock.recv_from(&mut self.buf) {
             if from != self.relay {
+                self.drops.foreign_source += 1;
                 continue;
             }
             if let Ok(p) = wire::decode(&self.buf[..n])
@@ -166,6 +200,7 @@ impl RelayLink {
             if from == self.relay {
                 return Ok(n);
             }
+            self.drops.foreign_source += 1;
         }
     }
 
@@ -205,14 +240,28 @@ impl RelayLink {
                 Err(e) => return Err(e).context("receiving from the relay"),
             };
             last = Instant::now();
-            let Ok(p) = wire::decode(&self.buf[..n]) else {
-                continue; // counted by the relay's peers; nothing to do here
+            let p = match wire::decode(&self.buf[..n]) {
+                Ok(p) => p,
+                Err(e) => {
+                    self.drops.wire.record(&e);
+                    continue;
+                }
             };
-            if p.cluster != self.cluster || p.source != RELAY_NODE {
+            if let Err(e) = p.check_cluster(self.cluster) {
+                self.drops.wire.record(&e);
+                continue;
+            }
+            if p.source != RELAY_NODE {
+                self.drops.not_from_relay += 1;
                 continue;
             }
             if p.round < round {
-                continue; // stale
+                // A round this node has left (it registered again).
+                self.drops.wire.record(&WireError::StaleRound {
+                    expected: round,
+                    found: p.round,
+                });
+                continue;
             }
             if p.round > round {
                 return Ok(RoundEnd::Lost);
@@ -220,7 +269,7 @@ impl RelayLink {
             match p.body {
                 Body::Delivery(d) => inner.push(d.inner.to_vec()),
                 Body::Hello(_) => return Ok(RoundEnd::Done(inner)),
-                _ => {}
+                _ => self.drops.not_from_relay += 1,
             }
         }
     }

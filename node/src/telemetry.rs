@@ -101,6 +101,10 @@ pub enum ToCoordinator {
         rejected: u64,
         /// Beacons that disagreed with its schedule.
         beacon_mismatch: u64,
+        /// Datagrams its relay link discarded, by reason
+        /// ([`LinkDrops::named`](crate::relay_link::LinkDrops::named)).
+        #[serde(default)]
+        link_drops: Vec<(String, u64)>,
         /// Times it lost the relay and registered again.
         reregistrations: u64,
         /// Its process's peak resident set size (Linux `VmHWM`), if known.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Result, bail};
 use rocknet_core::classifier::LogitTotals;
-use rocknet_core::wire::{self, Beacon, Body, HOST_NODE, Phase};
+use rocknet_core::wire::{self, Beacon, Body, DropCounters, HOST_NODE, Phase};
 use rocknet_node::relay_link::{RelayLink, RoundEnd};
 use rocknet_node::schedule::Item;
 
@@ -19,6 +19,12 @@ pub struct Host {
     config_hash: u64,
     n_devices: usize,
     n_classes: usize,
+    /// Delivered packets that did not decode or belong to another cluster
+    /// or round.
+    wire_drops: DropCounters,
+    /// Delivered packets that decoded but made no sense: from no device,
+    /// a second contribution from one, or logits for another sample.
+    rejected: u64,
 }
 
 /// What the host took from one round.
@@ -46,7 +52,25 @@ impl Host {
             config_hash,
             n_devices,
             n_classes,
+            wire_drops: DropCounters::default(),
+            rejected: 0,
         })
+    }
+
+    /// Everything the host discarded, by reason (non-zero counters only):
+    /// its link's drops, then delivered packets it could not use.
+    pub fn drops(&self) -> Vec<(String, u64)> {
+        let mut v = self.link.drops().named();
+        v.extend(
+            self.wire_drops
+                .iter()
+                .filter(|&(_, n)| n > 0)
+                .map(|(r, n)| (format!("delivered_{}", r.name()), n)),
+        );
+        if self.rejected > 0 {
+            v.push(("rejected".into(), self.rejected));
+        }
+        v
     }
 
     /// Registers with the relay (retrying until `timeout`).
@@ -88,15 +112,24 @@ impl Host {
         let mut seen = vec![false; self.n_devices];
         let (mut contributions, mut heard) = (0usize, 0usize);
         for bytes in &delivered {
-            let Ok(inner) = wire::decode_checked(bytes, self.cluster, round) else {
-                continue;
+            let inner = match wire::decode_checked(bytes, self.cluster, round) {
+                Ok(p) => p,
+                Err(e) => {
+                    self.wire_drops.record(&e);
+                    continue;
+                }
             };
-            let Some(dev) = usize::from(inner.source).checked_sub(1) else {
-                continue;
-            };
-            if dev >= self.n_devices || seen[dev] {
+            // Samples travel to the devices; the host has no use for them.
+            if matches!(inner.body, Body::Sample(_)) {
                 continue;
             }
+            let Some(dev) = usize::from(inner.source)
+                .checked_sub(1)
+                .filter(|&d| d < self.n_devices && !seen[d])
+            else {
+                self.rejected += 1;
+                continue;
+            };
             match (inner.body, prev) {
                 (Body::PartialLogits(l), Some(it))
                     if l.sample_index as usize == it.sample
@@ -112,7 +145,7 @@ impl Host {
                     seen[dev] = true;
                     heard += 1;
                 }
-                _ => {}
+                _ => self.rejected += 1,
             }
         }
         Ok(HostRound {

@@ -123,6 +123,8 @@ pub struct RelaySpawn<'a> {
     pub cluster: u16,
     /// Config hash Hellos must carry.
     pub config_hash: u64,
+    /// Longer packets are dropped (the experiment's longest message).
+    pub max_packet_len: usize,
 }
 
 /// Starts the relay on loopback (free ports) and waits for its addresses.
@@ -142,6 +144,8 @@ pub fn spawn_relay(s: &RelaySpawn<'_>) -> Result<RelayProcess> {
         .arg(s.cluster.to_string())
         .arg("--config-hash")
         .arg(s.config_hash.to_string())
+        .arg("--max-packet-len")
+        .arg(s.max_packet_len.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());

@@ -4,6 +4,7 @@
 //! host (radio node 0) round by round, gathers telemetry, and writes the
 //! run directory: `report.json`, `trace.jsonl`, logs, plots.
 
+pub mod capacity;
 pub mod host;
 pub mod launch;
 pub mod sweep;
@@ -85,10 +86,16 @@ pub struct NetworkPlan {
     pub path: PathBuf,
     /// The model built from it (validated).
     pub model: LinkModel,
+    /// The experiment's longest packet: the relay drops longer ones.
+    pub max_packet_len: usize,
+    /// Why delivery is unlikely even over lossless links, if it is: shown
+    /// before the run starts.
+    pub warnings: Vec<String>,
 }
 
 /// Checks the `[network]` section against the experiment: a link model
-/// that loads and builds, with one node per device plus the host.
+/// that loads and builds, with one node per device plus the host, that can
+/// carry the experiment's messages ([`capacity`]).
 pub fn plan_network(exp: &Experiment) -> Result<NetworkPlan> {
     let src = exp.config.source.display();
     let path = exp
@@ -112,7 +119,15 @@ pub fn plan_network(exp: &Experiment) -> Result<NetworkPlan> {
             path.display()
         );
     }
-    Ok(NetworkPlan { path, model })
+    let load = capacity::RoundLoad::of(exp);
+    let warnings = capacity::check(&load, &model, &path)
+        .with_context(|| format!("{src}: the experiment's messages cannot travel"))?;
+    Ok(NetworkPlan {
+        path,
+        model,
+        max_packet_len: load.max_packet_len(),
+        warnings,
+    })
 }
 
 /// A unique run directory `out/<name>-<UTC timestamp>`.
@@ -169,6 +184,8 @@ struct DeviceState {
     peak_rss_bytes: Option<u64>,
     drops: Vec<(String, u64)>,
     rejected: u64,
+    beacon_mismatch: u64,
+    link_drops: Vec<(String, u64)>,
     error: Option<String>,
     connected: bool,
 }
@@ -223,6 +240,7 @@ pub fn run_cluster(
                 round_timeout_ms: netc.round_timeout_ms,
                 cluster: netc.cluster,
                 config_hash,
+                max_packet_len: net.max_packet_len,
             })?;
             let (data, control) = (relay.data, relay.control);
             children.push(relay.child);
@@ -400,6 +418,9 @@ pub fn run_cluster(
         &devs,
         trace.as_ref(),
         Assembly {
+            host_drops: host.drops(),
+            nodes: n + 1,
+            warnings: net.warnings.clone(),
             rounds: completed_rounds,
             items,
             all_rounds,
@@ -492,6 +513,8 @@ fn absorb(devs: &mut [DeviceState], ev: Event) {
                 peak_rss_bytes,
                 drops,
                 rejected,
+                beacon_mismatch,
+                link_drops,
                 ..
             } if device < devs.len() => {
                 let d = &mut devs[device];
@@ -499,6 +522,8 @@ fn absorb(devs: &mut [DeviceState], ev: Event) {
                 d.peak_rss_bytes = peak_rss_bytes;
                 d.drops = drops;
                 d.rejected = rejected;
+                d.beacon_mismatch = beacon_mismatch;
+                d.link_drops = link_drops;
             }
             ToCoordinator::Error { device, message } if device < devs.len() => {
                 tracing::warn!("device {device}: {message}");
@@ -510,6 +535,9 @@ fn absorb(devs: &mut [DeviceState], ev: Event) {
 }
 
 struct Assembly<'a> {
+    host_drops: Vec<(String, u64)>,
+    nodes: usize,
+    warnings: Vec<String>,
     rounds: u64,
     items: u64,
     all_rounds: bool,
@@ -596,7 +624,7 @@ fn assemble(
         _ => 0.0,
     };
     let cycle_model = CycleModel::default();
-    let per_device = (0..n)
+    let per_device: Vec<DeviceReport> = (0..n)
         .map(|d| {
             let st = &devs[d];
             let sum = |f: fn(&PassStats) -> u64| st.passes.iter().map(f).sum::<u64>();
@@ -652,10 +680,13 @@ fn assemble(
                 peak_rss_bytes: st.peak_rss_bytes,
                 drops: st.drops.clone(),
                 rejected: st.rejected,
+                beacon_mismatch: st.beacon_mismatch,
+                link_drops: st.link_drops.clone(),
             }
         })
         .collect();
-    let network = match trace {
+    let mut warnings = a.warnings;
+    let mut network = match trace {
         Some(t) => NetworkReport {
             messages: t.messages,
             deliveries_expected: t.deliveries_expected,
@@ -671,13 +702,30 @@ fn assemble(
             emulated_seconds: a.rounds as f64 * a.period_us / 1e6,
             timed_out_rounds: t.timed_out,
             faults: t.faults.clone(),
+            relay_drops: t.relay_drops.clone().unwrap_or_else(|| {
+                warnings.push(
+                    "the relay's trace has no final drops line (it did not shut down cleanly): \
+                     its drop counters are unknown"
+                        .into(),
+                );
+                Vec::new()
+            }),
+            host_drops: Vec::new(),
+            drops_total: 0,
         },
-        None => NetworkReport {
-            round_period_us: a.period_us,
-            emulated_seconds: a.rounds as f64 * a.period_us / 1e6,
-            ..NetworkReport::default()
-        },
+        None => {
+            warnings.push(
+                "no relay trace: deliveries and the relay's drop counters are unknown".into(),
+            );
+            NetworkReport {
+                round_period_us: a.period_us,
+                emulated_seconds: a.rounds as f64 * a.period_us / 1e6,
+                ..NetworkReport::default()
+            }
+        }
     };
+    network.host_drops = a.host_drops;
+    crate::drops::account(&mut network, &per_device, a.nodes);
     RunReport {
         name: cfg.name.clone(),
         config: cfg.clone(),
@@ -698,6 +746,7 @@ fn assemble(
             0.0
         },
         network,
+        warnings,
         wall_seconds: a.wall_seconds,
         rounds_per_second: if a.wall_seconds > 0.0 {
             a.rounds as f64 / a.wall_seconds

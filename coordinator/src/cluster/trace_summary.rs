@@ -32,6 +32,10 @@ pub struct TraceSummary {
     /// Per device: rounds ≥ 1 in which its partial logits (or `Absent`)
     /// for the previous item never reached the relay.
     pub missed: Vec<Vec<RoundSpan>>,
+    /// The relay's final `drops` line: non-zero counters by kind (`rounds`
+    /// left out). `None` if the trace has no such line (the relay did not
+    /// shut down cleanly).
+    pub relay_drops: Option<Vec<(String, u64)>>,
 }
 
 impl TraceSummary {
@@ -60,8 +64,18 @@ pub fn summarize(path: &Path, devices: usize, items: u64) -> Result<TraceSummary
         let line = line.with_context(|| format!("reading {}", path.display()))?;
         let v: serde_json::Value = serde_json::from_str(&line)
             .with_context(|| format!("{}:{}: not JSON", path.display(), i + 1))?;
+        if let Some(d) = v.get("drops").and_then(|d| d.as_object()) {
+            s.relay_drops = Some(
+                d.iter()
+                    .filter(|(k, _)| k.as_str() != "rounds")
+                    .filter_map(|(k, n)| Some((k.clone(), n.as_u64()?)))
+                    .filter(|&(_, n)| n > 0)
+                    .collect(),
+            );
+            continue;
+        }
         let Some(round) = v.get("round").and_then(|r| r.as_u64()) else {
-            continue; // the final `drops` line
+            continue;
         };
         s.rounds += 1;
         s.flood_us += v.get("duration_us").and_then(|d| d.as_u64()).unwrap_or(0);
@@ -164,7 +178,7 @@ mod tests {
         let lines = [
             r#"{"round":0,"duration_us":100,"slots_used":1,"timed_out":false,"messages":[{"origin":0,"kind":"beacon","len":31,"to":[[1,1,1],[2,2,2]]}],"radio":[[2,1,1,0],[2,1,1,1],[1,0,1,1]],"faults_applied":[],"faults":{}}"#,
             r#"{"round":1,"duration_us":200,"slots_used":2,"timed_out":true,"messages":[{"origin":1,"kind":"partial_logits","len":31,"to":[[0,1,1]]}],"radio":[[0,0,0,0],[3,2,1,0],[3,1,2,1]],"faults_applied":[{"kind":"node_down","node":2}],"faults":{}}"#,
-            r#"{"drops":{}}"#,
+            r#"{"drops":{"too_large":2,"stale_round":0,"rounds":2}}"#,
         ];
         std::fs::write(&p, lines.join("\n")).unwrap();
         let s = summarize(&p, 2, 1).unwrap();
@@ -180,5 +194,6 @@ mod tests {
         assert_eq!(s.faults.len(), 1);
         assert_eq!(s.faults[0].round, 1);
         assert_eq!(s.radio(1, 10).on_us, 50);
+        assert_eq!(s.relay_drops, Some(vec![("too_large".to_string(), 2)]));
     }
 }

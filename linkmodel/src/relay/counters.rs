@@ -23,6 +23,9 @@ pub struct RelayCounters {
     /// so did not send. The trace still lists such a delivery under its
     /// message's `to`: the model delivered it, the relay could not.
     pub unencodable: u64,
+    /// Messages of rounds the link model could not run (none of them was
+    /// delivered).
+    pub unflooded: u64,
     /// Datagrams received on the data port.
     pub received: u64,
     /// Datagrams sent (deliveries, markers, acks).
@@ -39,8 +42,8 @@ pub struct RelayCounters {
 
 impl RelayCounters {
     /// All dropped incoming packets (wire drops + unknown node + config
-    /// mismatch + rejected); outgoing losses are `undeliverable` and
-    /// `unencodable`.
+    /// mismatch + rejected); outgoing losses are `undeliverable`,
+    /// `unencodable` and `unflooded`.
     pub fn dropped(&self) -> u64 {
         self.wire.total() + self.unknown_node + self.config_mismatch + self.rejected
     }
@@ -78,6 +81,7 @@ impl RelayCounters {
             ("rejected", self.rejected),
             ("undeliverable", self.undeliverable),
             ("unencodable", self.unencodable),
+            ("unflooded", self.unflooded),
             ("rounds", self.rounds),
         ] {
             m.insert(k.to_string(), v.into());

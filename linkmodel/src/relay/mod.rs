@@ -77,6 +77,10 @@
 //!    as `unencodable`. At shutdown, deliveries still being paced go out at
 //!    once.
 //!
+//! A round the link model cannot run (more fragments than
+//! [`MAX_FRAGMENTS`](crate::flood::MAX_FRAGMENTS)) delivers nothing: its
+//! messages are counted as `unflooded`.
+//!
 //! Malformed, foreign-cluster, stale, oversize ([`RelayOptions::max_packet_len`])
 //! packets are dropped and counted in
 //! [`DropCounters`](rocknet_core::wire::DropCounters); packets from node
@@ -165,6 +169,16 @@ pub const STATUS_MAX_BYTES: usize = 60_000;
 /// sends nothing longer.
 pub const MAX_DATAGRAM_LEN: usize = 65_507;
 
+/// The largest packet the relay can deliver: its [`Delivery`] envelope
+/// ([`wire::delivery_len`]) must fit one UDP datagram ([`MAX_DATAGRAM_LEN`]),
+/// so 65,486 bytes.
+pub const MAX_MESSAGE_LEN: usize = MAX_DATAGRAM_LEN - wire::delivery_len(0);
+
+/// [`RelayOptions::max_packet_len`]'s default, for a relay started without
+/// an experiment (`rocknet run` and `rocknet relay` set it to the
+/// experiment's largest message).
+pub const DEFAULT_MAX_PACKET_LEN: usize = 2048;
+
 /// The header round of a registration Hello: "no round". (The relay's ack
 /// carries the node's first round instead.)
 pub const NO_ROUND: u32 = u32::MAX;
@@ -206,7 +220,10 @@ pub struct RelayOptions {
     pub time_scale: f64,
     /// A round closes at the latest this long after it opened.
     pub round_timeout: Duration,
-    /// Larger datagrams are dropped as `too_large`.
+    /// Larger datagrams are dropped as `too_large`; at most
+    /// [`MAX_DATAGRAM_LEN`]. Packets above [`MAX_MESSAGE_LEN`] are accepted
+    /// but their deliveries are `unencodable`, so an experiment's relay
+    /// stays at or below it (`rocknet run` checks that before it starts).
     pub max_packet_len: usize,
     /// Packets of rounds not open yet held back, at most; also the most
     /// messages one round takes (more count as `rejected`).
@@ -222,7 +239,7 @@ impl Default for RelayOptions {
             config_hash: None,
             time_scale: 0.0,
             round_timeout: Duration::from_secs(5),
-            max_packet_len: 2048,
+            max_packet_len: DEFAULT_MAX_PACKET_LEN,
             max_pending: 65_536,
             trace: None,
         }
@@ -334,6 +351,11 @@ impl Relay {
         if opts.max_packet_len < wire::OVERHEAD {
             return Err(RelayError::Option(
                 "max_packet_len is below the header size",
+            ));
+        }
+        if opts.max_packet_len > MAX_DATAGRAM_LEN {
+            return Err(RelayError::Option(
+                "max_packet_len exceeds MAX_DATAGRAM_LEN (65,507 bytes): no UDP datagram is longer",
             ));
         }
         let model = config.build()?;
@@ -788,7 +810,11 @@ impl State {
                 self.trace_round(&o, &outcome, timed_out, missing);
                 datagrams = self.deliveries(&o, &outcome.result);
             }
-            Err(e) => tracing::warn!("round {}: {e}", o.round),
+            Err(e) => {
+                // Nothing of this round is delivered: counted, not hidden.
+                self.counters.unflooded += o.msgs.len() as u64;
+                tracing::warn!("round {}: {e}", o.round);
+            }
         }
         // Even if the model failed, every registered node learns the round
         // is over, so nobody waits for it forever.
