@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::plots::mean_some;
-use crate::run_report::{RoundSpan, RunReport};
+use crate::run_report::{RoundSpan, RunReport, RunStatus};
 
 /// Bytes → KiB.
 fn kib(bytes: u64) -> f64 {
@@ -47,6 +47,24 @@ pub fn summary_markdown(r: &RunReport) -> String {
 fn headline(s: &mut String, r: &RunReport) {
     let n = &r.network;
     let _ = writeln!(s, "# Run `{}`\n", r.name);
+    match r.status {
+        RunStatus::Completed => {}
+        RunStatus::Aborted => {
+            let _ = writeln!(
+                s,
+                "**Aborted** after {} of {} rounds: {}. Every figure below covers only those rounds; the accuracy is the last one measured.\n",
+                r.rounds,
+                r.rounds_planned,
+                r.abort_reason.as_deref().unwrap_or("no reason recorded"),
+            );
+        }
+        RunStatus::Incomplete => {
+            let _ = writeln!(
+                s,
+                "**Incomplete**: every round ran, but not every device reported its final weights (see `finished` below); there is no weights hash.\n",
+            );
+        }
+    }
     let last_train = r.epochs.iter().rev().find_map(|e| e.train_accuracy);
     let _ = writeln!(
         s,
@@ -62,13 +80,10 @@ fn headline(s: &mut String, r: &RunReport) {
     let _ = writeln!(s, "| devices | {} |", r.devices);
     let _ = writeln!(
         s,
-        "| rounds | {} ({}) |",
+        "| rounds | {} of {} ({}) |",
         r.rounds,
-        if r.completed {
-            "completed"
-        } else {
-            "incomplete"
-        }
+        r.rounds_planned,
+        r.status.as_str()
     );
     let _ = writeln!(s, "| emulated time | {:.1} s |", n.emulated_seconds);
     let _ = writeln!(s, "| wall time | {:.1} s |", r.wall_seconds);
@@ -238,7 +253,8 @@ mod tests {
         assert!(md.contains("**Test accuracy 87.50 %**"), "{md}");
         assert!(md.contains("on average) after 2 epochs, last training accuracy 90.00 %"));
         assert!(md.contains("| devices | 2 |"));
-        assert!(md.contains("| rounds | 40 (completed) |"));
+        assert!(md.contains("| rounds | 40 of 40 (completed) |"));
+        assert!(!md.contains("Aborted"));
         assert!(md.contains("| emulated time | 24.1 s |"));
         assert!(md.contains("| wall time | 2.0 s |"));
         assert!(md.contains("| emulated / wall | 12.04× |"));
@@ -258,6 +274,22 @@ mod tests {
         );
         assert!(md.contains("| 7 | `{\"link_down\":[1,2]}` |"), "{md}");
         assert!(md.contains("Devices' own test accuracy in the last epoch: 85.00 %"));
+    }
+
+    #[test]
+    fn an_aborted_run_says_so_first_with_its_reason() {
+        let mut r = sample_report();
+        r.status = RunStatus::Aborted;
+        r.completed = false;
+        r.rounds = 17;
+        r.abort_reason = Some("the relay exited (signal: 9 (SIGKILL))".into());
+        let md = summary_markdown(&r);
+        let first = md.lines().nth(2).unwrap();
+        assert_eq!(
+            first,
+            "**Aborted** after 17 of 40 rounds: the relay exited (signal: 9 (SIGKILL)). Every figure below covers only those rounds; the accuracy is the last one measured."
+        );
+        assert!(md.contains("| rounds | 17 of 40 (aborted) |"), "{md}");
     }
 
     #[test]
