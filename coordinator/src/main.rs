@@ -469,15 +469,20 @@ fn run_and_print(
             ));
         }
     }
+    let evaluated = report.epochs.iter().any(|e| e.test_accuracy.is_some());
     say(&format!(
-        "{} {:.4} (host view; device mean {:.4}); {} rounds in {:.1} s ({:.0} rounds/s), emulated {:.1} s (x{:.1} real time)",
-        if aborted {
-            "ABORTED: test accuracy so far"
-        } else {
-            "final test accuracy"
+        "{}; {} rounds in {:.1} s ({:.0} rounds/s), emulated {:.1} s (x{:.1} real time)",
+        match (aborted, evaluated) {
+            (true, false) => "ABORTED before any test accuracy was measured".to_string(),
+            (true, true) => format!(
+                "ABORTED: test accuracy so far {:.4} (host view; device mean {:.4})",
+                report.final_accuracy, report.final_device_accuracy
+            ),
+            (false, _) => format!(
+                "final test accuracy {:.4} (host view; device mean {:.4})",
+                report.final_accuracy, report.final_device_accuracy
+            ),
         },
-        report.final_accuracy,
-        report.final_device_accuracy,
         report.rounds,
         report.wall_seconds,
         report.rounds_per_second,
@@ -502,6 +507,12 @@ fn run_and_print(
                     .collect::<Vec<_>>()
             ));
         }
+    }
+    let missed = report.missed_device_rounds();
+    if missed > 0 {
+        say(&format!(
+            "WARNING: devices missed {missed} rounds (see above): their partial logits are missing there, so the result differs from an undisturbed run"
+        ));
     }
     if report.status == RunStatus::Incomplete {
         say("INCOMPLETE: not every device reported its final weights; no weights hash");

@@ -217,3 +217,14 @@ pub struct RunReport {
     /// Emulated time / wall time.
     pub emulated_over_wall: f64,
 }
+
+impl RunReport {
+    /// Rounds in which a device contributed nothing, summed over devices.
+    pub fn missed_device_rounds(&self) -> u64 {
+        self.per_device
+            .iter()
+            .flat_map(|d| &d.missed_rounds)
+            .map(|s| s.last - s.first + 1)
+            .sum()
+    }
+}

@@ -65,6 +65,20 @@ fn headline(s: &mut String, r: &RunReport) {
             );
         }
     }
+    let missed = r.missed_device_rounds();
+    if missed > 0 {
+        let who: Vec<String> = r
+            .per_device
+            .iter()
+            .filter(|d| !d.missed_rounds.is_empty())
+            .map(|d| format!("device {}: {}", d.device, format_spans(&d.missed_rounds)))
+            .collect();
+        let _ = writeln!(
+            s,
+            "**Devices missed {missed} rounds** ({}): their partial logits are missing there, so the result differs from an undisturbed run.\n",
+            who.join("; ")
+        );
+    }
     let last_train = r.epochs.iter().rev().find_map(|e| e.train_accuracy);
     let _ = writeln!(
         s,
@@ -251,6 +265,11 @@ mod tests {
         let md = summary_markdown(&r);
         assert!(md.starts_with("# Run `toy`\n"), "{md}");
         assert!(md.contains("**Test accuracy 87.50 %**"), "{md}");
+        // Device 1 missed rounds 10–12 and 20: said before the accuracy.
+        assert_eq!(
+            md.lines().nth(2).unwrap(),
+            "**Devices missed 4 rounds** (device 1: 10–12, 20): their partial logits are missing there, so the result differs from an undisturbed run."
+        );
         assert!(md.contains("on average) after 2 epochs, last training accuracy 90.00 %"));
         assert!(md.contains("| devices | 2 |"));
         assert!(md.contains("| rounds | 40 of 40 (completed) |"));

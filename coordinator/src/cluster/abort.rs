@@ -63,10 +63,7 @@ impl Abort {
 
     /// The cause the run was stopped for, if any was raised (none: Ctrl-C).
     pub fn cause(&self) -> Option<Cause> {
-        self.cause
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.cause.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// The run is ending: from now on nothing raises a cause.
@@ -88,7 +85,10 @@ mod tests {
             child: "relay".into(),
         });
         assert!(a.is_raised());
-        assert_eq!(a.cause(), Some(Cause::Failed("writing x: disk full".into())));
+        assert_eq!(
+            a.cause(),
+            Some(Cause::Failed("writing x: disk full".into()))
+        );
 
         // Ctrl-C sets the flag: what follows is a consequence.
         let flag = Arc::new(AtomicBool::new(false));

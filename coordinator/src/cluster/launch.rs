@@ -109,13 +109,24 @@ impl Child {
         let lines: Vec<&str> = tail.iter().map(|l| l.trim()).collect();
         match lines.iter().rposition(|l| l.starts_with("Error: ")) {
             Some(i) => {
-                let parts: Vec<&str> = lines[i..]
+                let mut joined = String::new();
+                for part in lines[i..]
                     .iter()
                     .map(|l| l.trim_start_matches("Error: "))
                     .filter(|l| !l.is_empty() && *l != "Caused by:")
                     .map(strip_cause_index)
-                    .collect();
-                Some(parts.join(": "))
+                {
+                    // An error that prints its source is followed by it
+                    // again as the next cause: once is enough.
+                    if joined.ends_with(part) {
+                        continue;
+                    }
+                    if !joined.is_empty() {
+                        joined.push_str(": ");
+                    }
+                    joined.push_str(part);
+                }
+                Some(joined)
             }
             None => lines.last().map(|l| (*l).to_string()),
         }
@@ -352,19 +363,14 @@ mod tests {
             "Error: running the relay",
             "",
             "Caused by:",
-            "    writing the trace /x/trace.jsonl: No space left on device (os error 28)",
+            "    0: writing the trace /x/trace.jsonl: No space left on device (os error 28)",
+            "    1: No space left on device (os error 28)",
         ]);
         assert_eq!(
             c.last_error().unwrap(),
             "running the relay: writing the trace /x/trace.jsonl: No space left on device (os error 28)"
         );
-        let c = child_with_tail(&[
-            "Error: a",
-            "",
-            "Caused by:",
-            "    0: b",
-            "    1: c",
-        ]);
+        let c = child_with_tail(&["Error: a", "", "Caused by:", "    0: b", "    1: c"]);
         assert_eq!(c.last_error().unwrap(), "a: b: c");
         let c = child_with_tail(&["warn x", "last words"]);
         assert_eq!(c.last_error().unwrap(), "last words");

@@ -188,6 +188,9 @@ pub struct ClusterInfo {
     pub coordinator: SocketAddr,
     /// Device process ids (local runs).
     pub pids: Vec<u32>,
+    /// The relay's process id (local runs).
+    #[serde(default)]
+    pub relay_pid: Option<u32>,
 }
 
 /// What a run produced. Once its directory exists a run always ends here —
@@ -377,6 +380,10 @@ impl<'a> Run<'a> {
             control,
             coordinator,
             pids: self.children.iter().skip(1).map(Child::pid).collect(),
+            relay_pid: match self.deployment {
+                Deployment::Local => self.children.first().map(Child::pid),
+                Deployment::Serve { .. } => None,
+            },
         };
         write_file(
             &self.dir.join("cluster.json"),
@@ -528,12 +535,28 @@ impl<'a> Run<'a> {
         self.abort.close();
         Some(match self.abort.cause() {
             Some(Cause::Exited { child }) => self.exit_reason(&child),
-            Some(Cause::Failed(why)) => why,
+            // The relay failing (its trace on a full disk) also fails the
+            // write of its last words into its log: its own error came first.
+            Some(Cause::Failed(why)) => match self.relay_failure() {
+                Some(relay) => format!("{relay}; then {why}"),
+                None => why,
+            },
             None => match error {
                 Some(e) if !raised => format!("{e:#}"),
                 _ => "interrupted (Ctrl-C)".to_string(),
             },
         })
+    }
+
+    /// The exit reason of a local relay that exited unsuccessfully (waiting
+    /// a moment for it), if it did.
+    fn relay_failure(&mut self) -> Option<String> {
+        if !matches!(self.deployment, Deployment::Local) {
+            return None;
+        }
+        let relay = self.children.first_mut()?;
+        let status = relay.exit_within(Duration::from_millis(500))?;
+        (!status.success()).then(|| self.exit_reason("relay"))
     }
 
     /// "the relay exited (exit status: 1): <its error>; see <its log>".
@@ -544,10 +567,7 @@ impl<'a> Run<'a> {
         let status = c
             .exit_within(Duration::from_secs(2))
             .map_or("still running".to_string(), |s| s.to_string());
-        let said = c
-            .last_error()
-            .map(|e| format!(": {e}"))
-            .unwrap_or_default();
+        let said = c.last_error().map(|e| format!(": {e}")).unwrap_or_default();
         format!(
             "the {child} exited ({status}){said}; see {}",
             c.log().display()

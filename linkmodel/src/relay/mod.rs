@@ -917,7 +917,11 @@ impl State {
     fn fail_trace(&mut self, source: std::io::Error) {
         self.trace = None;
         if self.trace_failed.is_none() {
-            let path = self.opts.trace.as_deref().unwrap_or(std::path::Path::new("?"));
+            let path = self
+                .opts
+                .trace
+                .as_deref()
+                .unwrap_or(std::path::Path::new("?"));
             self.trace_failed = Some(RelayError::Io {
                 context: format!("writing the trace {}", path.display()),
                 source,
