@@ -44,6 +44,23 @@ fn train_hash(cfg: &Path) -> String {
     v["weights_hash"].as_str().unwrap().to_string()
 }
 
+/// The run directory under `out` and its `cluster.json`, once written.
+fn wait_for_cluster(out: &Path, patience: Duration) -> Option<(PathBuf, Value)> {
+    let t0 = Instant::now();
+    while t0.elapsed() < patience {
+        if let Some(Ok(e)) = std::fs::read_dir(out).ok().and_then(|mut d| d.next()) {
+            let dir = e.path();
+            if let Ok(bytes) = std::fs::read(dir.join("cluster.json"))
+                && let Ok(cluster) = serde_json::from_slice(&bytes)
+            {
+                return Some((dir, cluster));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
 /// A `rocknet run` in progress.
 struct Running {
     child: Child,
@@ -66,22 +83,18 @@ impl Running {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let t0 = Instant::now();
-        loop {
-            assert!(t0.elapsed() < Duration::from_secs(60), "no cluster.json");
-            if let Some(Ok(e)) = std::fs::read_dir(out).ok().and_then(|mut d| d.next()) {
-                let dir = e.path();
-                if let Ok(bytes) = std::fs::read(dir.join("cluster.json"))
-                    && let Ok(cluster) = serde_json::from_slice(&bytes)
-                {
-                    return Self {
-                        child,
-                        dir,
-                        cluster,
-                    };
-                }
+        match wait_for_cluster(out, Duration::from_secs(60)) {
+            Some((dir, cluster)) => Self {
+                child,
+                dir,
+                cluster,
+            },
+            None => {
+                let mut child = child;
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("no cluster.json under {} after 60 s", out.display());
             }
-            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
