@@ -533,8 +533,14 @@ impl<'a> Run<'a> {
             Err(e) => Some(e),
         };
         self.abort.close();
+        let error = error.map(|e| format!("{e:#}"));
         Some(match self.abort.cause() {
-            Some(Cause::Exited { child }) => self.exit_reason(&child),
+            // A child that never got as far as the table (the relay failing
+            // to start): the start's own error says more.
+            Some(Cause::Exited { child }) => match (self.exit_reason(&child), error) {
+                (Some(why), _) | (None, Some(why)) => why,
+                (None, None) => format!("the {child} exited"),
+            },
             // The relay failing (its trace on a full disk) also fails the
             // write of its last words into its log: its own error came first.
             Some(Cause::Failed(why)) => match self.relay_failure() {
@@ -542,7 +548,7 @@ impl<'a> Run<'a> {
                 None => why,
             },
             None => match error {
-                Some(e) if !raised => format!("{e:#}"),
+                Some(e) if !raised => e,
                 _ => "interrupted (Ctrl-C)".to_string(),
             },
         })
@@ -556,22 +562,24 @@ impl<'a> Run<'a> {
         }
         let relay = self.children.first_mut()?;
         let status = relay.exit_within(Duration::from_millis(500))?;
-        (!status.success()).then(|| self.exit_reason("relay"))
+        if status.success() {
+            return None;
+        }
+        self.exit_reason("relay")
     }
 
-    /// "the relay exited (exit status: 1): <its error>; see <its log>".
-    fn exit_reason(&mut self, child: &str) -> String {
-        let Some(c) = self.children.iter_mut().find(|c| c.name() == child) else {
-            return format!("the {child} exited");
-        };
+    /// "the relay exited (exit status: 1): <its error>; see <its log>", if
+    /// `child` is one of the run's children.
+    fn exit_reason(&mut self, child: &str) -> Option<String> {
+        let c = self.children.iter_mut().find(|c| c.name() == child)?;
         let status = c
             .exit_within(Duration::from_secs(2))
             .map_or("still running".to_string(), |s| s.to_string());
         let said = c.last_error().map(|e| format!(": {e}")).unwrap_or_default();
-        format!(
+        Some(format!(
             "the {child} exited ({status}){said}; see {}",
             c.log().display()
-        )
+        ))
     }
 
     /// Waits (a minute at most) for the final weights of every device
