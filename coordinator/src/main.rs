@@ -9,6 +9,7 @@ use rocknet_coordinator::cluster;
 use rocknet_coordinator::config::{ExperimentConfig, InputSetting, OptimizerSetting};
 use rocknet_coordinator::experiment::Experiment;
 use rocknet_coordinator::report::TrainReport;
+use rocknet_coordinator::run_report::RunStatus;
 use rocknet_coordinator::train::{self, TrainOptions};
 
 #[derive(Parser, Debug)]
@@ -450,7 +451,7 @@ fn run_and_print(
             ));
         }
     };
-    let (report, dir) = cluster::run_cluster(
+    let outcome = cluster::run_cluster(
         exp,
         net,
         cluster::RunSetup {
@@ -461,6 +462,8 @@ fn run_and_print(
         &mut on_progress,
     )?;
     bar.finish_and_clear();
+    let (report, dir) = (&outcome.report, &outcome.dir);
+    let aborted = report.status == RunStatus::Aborted;
     for e in &report.epochs {
         if let Some(acc) = e.test_accuracy {
             say(&format!(
@@ -470,10 +473,20 @@ fn run_and_print(
             ));
         }
     }
+    let evaluated = report.epochs.iter().any(|e| e.test_accuracy.is_some());
     say(&format!(
-        "final test accuracy {:.4} (host view; device mean {:.4}); {} rounds in {:.1} s ({:.0} rounds/s), emulated {:.1} s (x{:.1} real time)",
-        report.final_accuracy,
-        report.final_device_accuracy,
+        "{}; {} rounds in {:.1} s ({:.0} rounds/s), emulated {:.1} s (x{:.1} real time)",
+        match (aborted, evaluated) {
+            (true, false) => "ABORTED before any test accuracy was measured".to_string(),
+            (true, true) => format!(
+                "ABORTED: test accuracy so far {:.4} (host view; device mean {:.4})",
+                report.final_accuracy, report.final_device_accuracy
+            ),
+            (false, _) => format!(
+                "final test accuracy {:.4} (host view; device mean {:.4})",
+                report.final_accuracy, report.final_device_accuracy
+            ),
+        },
         report.rounds,
         report.wall_seconds,
         report.rounds_per_second,
@@ -521,12 +534,43 @@ fn run_and_print(
             ));
         }
     }
+    let missed = report.missed_device_rounds();
+    if missed > 0 {
+        say(&format!(
+            "WARNING: devices missed {missed} rounds (see above): their partial logits are missing there, so the result differs from an undisturbed run"
+        ));
+    }
+    if report.status == RunStatus::Incomplete {
+        say("INCOMPLETE: not every device reported its final weights; no weights hash");
+    }
+    for e in &outcome.unwritten {
+        eprintln!("error: the report could not be written: {e}");
+    }
     say(&format!("results: {}", dir.display()));
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     }
-    if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
-        anyhow::bail!("interrupted; partial report in {}", dir.display());
+    if aborted {
+        anyhow::bail!(
+            "run aborted after {} of {} rounds: {}\n{}",
+            report.rounds,
+            report.rounds_planned,
+            report.abort_reason.as_deref().unwrap_or("unknown"),
+            if outcome.unwritten.is_empty() {
+                format!(
+                    "the report (status \"aborted\", figures up to then) is in {}",
+                    dir.display()
+                )
+            } else {
+                "the report could not be written (see above)".to_string()
+            }
+        );
+    }
+    if !outcome.unwritten.is_empty() {
+        anyhow::bail!(
+            "the run completed but its report could not be written: {}",
+            outcome.unwritten.join("; ")
+        );
     }
     Ok(())
 }

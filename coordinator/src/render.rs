@@ -17,16 +17,41 @@ pub const REPORT_FILE: &str = "report.json";
 /// `report` into `dir` (created if missing); returns their paths.
 pub fn render_run(report: &RunReport, dir: &Path) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let accuracy = dir.join("accuracy.svg");
-    plot_accuracy(report, &accuracy)?;
-    let devices = dir.join("devices.svg");
-    plot_devices(report, &devices)?;
-    let links = dir.join("links.svg");
-    plot_links(report, &links)?;
-    let summary = dir.join("summary.md");
-    std::fs::write(&summary, summary_markdown(report))
-        .with_context(|| format!("writing {}", summary.display()))?;
-    Ok(vec![accuracy, devices, links, summary])
+    let files = run_files(dir);
+    if let Some(e) = render_run_each(report, dir).into_iter().next() {
+        anyhow::bail!(e);
+    }
+    Ok(files.to_vec())
+}
+
+/// `accuracy.svg`, `devices.svg`, `links.svg`, `summary.md` in `dir`.
+fn run_files(dir: &Path) -> [PathBuf; 4] {
+    ["accuracy.svg", "devices.svg", "links.svg", "summary.md"].map(|f| dir.join(f))
+}
+
+/// Writes `summary.md` first (the most important when space is short),
+/// then the plots, each tried even if another failed; returns the failures
+/// (`writing <file>: <OS error>`). A file that failed half-way is removed.
+pub fn render_run_each(report: &RunReport, dir: &Path) -> Vec<String> {
+    let [accuracy, devices, links, summary] = run_files(dir);
+    let results = [
+        std::fs::write(&summary, summary_markdown(report))
+            .with_context(|| format!("writing {}", summary.display())),
+        plot_accuracy(report, &accuracy),
+        plot_devices(report, &devices),
+        plot_links(report, &links),
+    ];
+    let paths = [&summary, &accuracy, &devices, &links];
+    results
+        .into_iter()
+        .zip(paths)
+        .filter_map(|(r, path)| {
+            r.err().map(|e| {
+                let _ = std::fs::remove_file(path);
+                format!("{e:#}")
+            })
+        })
+        .collect()
 }
 
 /// Reads `dir/report.json` (errors name the file).

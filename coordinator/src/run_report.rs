@@ -163,6 +163,31 @@ pub struct NetworkReport {
     pub faults: Vec<FaultRecord>,
 }
 
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Every round ran and every device reported its final weights.
+    Completed,
+    /// Every round ran, but some device never reported its final weights
+    /// (it died and was not replaced): there is no weights hash.
+    Incomplete,
+    /// The run stopped early ([`RunReport::abort_reason`] says why); the
+    /// figures cover the rounds before.
+    Aborted,
+}
+
+impl RunStatus {
+    /// The name report.json uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::Incomplete => "incomplete",
+            Self::Aborted => "aborted",
+        }
+    }
+}
+
 /// The whole report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunReport {
@@ -176,13 +201,21 @@ pub struct RunReport {
     pub seed: u32,
     /// Devices.
     pub devices: usize,
+    /// How the run ended.
+    pub status: RunStatus,
+    /// Why it stopped early (aborted runs only).
+    pub abort_reason: Option<String>,
     /// Rounds run.
     pub rounds: u64,
-    /// Every round ran and every device reported its final weights.
+    /// Rounds the schedule has (all of them run unless aborted).
+    pub rounds_planned: u64,
+    /// `status` is `completed`: every round ran and every device reported
+    /// its final weights.
     pub completed: bool,
-    /// Per epoch.
+    /// Per epoch (an aborted run: the epochs it reached).
     pub epochs: Vec<RunEpoch>,
-    /// Final test accuracy (host view).
+    /// Final test accuracy (host view); an aborted run: the last one
+    /// measured.
     pub final_accuracy: f64,
     /// Mean over devices of their own final test accuracy.
     pub final_device_accuracy: f64,
@@ -205,4 +238,15 @@ pub struct RunReport {
     pub rounds_per_second: f64,
     /// Emulated time / wall time.
     pub emulated_over_wall: f64,
+}
+
+impl RunReport {
+    /// Rounds in which a device contributed nothing, summed over devices.
+    pub fn missed_device_rounds(&self) -> u64 {
+        self.per_device
+            .iter()
+            .flat_map(|d| &d.missed_rounds)
+            .map(|s| s.last - s.first + 1)
+            .sum()
+    }
 }

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::plots::mean_some;
-use crate::run_report::{RoundSpan, RunReport};
+use crate::run_report::{RoundSpan, RunReport, RunStatus};
 
 /// Bytes → KiB.
 fn kib(bytes: u64) -> f64 {
@@ -45,19 +45,23 @@ pub fn summary_markdown(r: &RunReport) -> String {
     s
 }
 
-/// The title; a run that dropped anything says so in it, the first line.
+/// The title, the first line: says whether the run was aborted and whether
+/// anything was dropped.
 fn title(r: &RunReport) -> String {
     let n = &r.network;
+    let mut t = format!("# Run `{}`", r.name);
+    if r.status == RunStatus::Aborted {
+        t.push_str(" — ABORTED");
+    }
     if n.drops_total > 0 {
-        format!(
-            "# Run `{}` — WARNING: {} packets dropped ({})",
-            r.name,
+        let _ = write!(
+            t,
+            " — WARNING: {} packets dropped ({})",
             n.drops_total,
             crate::drops::lines(n, &r.per_device).join("; ")
-        )
-    } else {
-        format!("# Run `{}`", r.name)
+        );
     }
+    t
 }
 
 fn drops(s: &mut String, r: &RunReport) {
@@ -87,6 +91,38 @@ fn drops(s: &mut String, r: &RunReport) {
 fn headline(s: &mut String, r: &RunReport) {
     let n = &r.network;
     let _ = writeln!(s, "{}\n", title(r));
+    match r.status {
+        RunStatus::Completed => {}
+        RunStatus::Aborted => {
+            let _ = writeln!(
+                s,
+                "**Aborted** after {} of {} rounds: {}. Every figure below covers only those rounds; the accuracy is the last one measured.\n",
+                r.rounds,
+                r.rounds_planned,
+                r.abort_reason.as_deref().unwrap_or("no reason recorded"),
+            );
+        }
+        RunStatus::Incomplete => {
+            let _ = writeln!(
+                s,
+                "**Incomplete**: every round ran, but not every device reported its final weights (see `finished` below); there is no weights hash.\n",
+            );
+        }
+    }
+    let missed = r.missed_device_rounds();
+    if missed > 0 {
+        let who: Vec<String> = r
+            .per_device
+            .iter()
+            .filter(|d| !d.missed_rounds.is_empty())
+            .map(|d| format!("device {}: {}", d.device, format_spans(&d.missed_rounds)))
+            .collect();
+        let _ = writeln!(
+            s,
+            "**Devices missed {missed} rounds** ({}): their partial logits are missing there, so the result differs from an undisturbed run.\n",
+            who.join("; ")
+        );
+    }
     let last_train = r.epochs.iter().rev().find_map(|e| e.train_accuracy);
     let _ = writeln!(
         s,
@@ -102,13 +138,10 @@ fn headline(s: &mut String, r: &RunReport) {
     let _ = writeln!(s, "| devices | {} |", r.devices);
     let _ = writeln!(
         s,
-        "| rounds | {} ({}) |",
+        "| rounds | {} of {} ({}) |",
         r.rounds,
-        if r.completed {
-            "completed"
-        } else {
-            "incomplete"
-        }
+        r.rounds_planned,
+        r.status.as_str()
     );
     let _ = writeln!(s, "| emulated time | {:.1} s |", n.emulated_seconds);
     let _ = writeln!(s, "| wall time | {:.1} s |", r.wall_seconds);
@@ -277,9 +310,15 @@ mod tests {
         let md = summary_markdown(&r);
         assert!(md.starts_with("# Run `toy`\n"), "{md}");
         assert!(md.contains("**Test accuracy 87.50 %**"), "{md}");
+        // Device 1 missed rounds 10–12 and 20: said before the accuracy.
+        assert_eq!(
+            md.lines().nth(2).unwrap(),
+            "**Devices missed 4 rounds** (device 1: 10–12, 20): their partial logits are missing there, so the result differs from an undisturbed run."
+        );
         assert!(md.contains("on average) after 2 epochs, last training accuracy 90.00 %"));
         assert!(md.contains("| devices | 2 |"));
-        assert!(md.contains("| rounds | 40 (completed) |"));
+        assert!(md.contains("| rounds | 40 of 40 (completed) |"));
+        assert!(!md.contains("Aborted"));
         assert!(md.contains("| emulated time | 24.1 s |"));
         assert!(md.contains("| wall time | 2.0 s |"));
         assert!(md.contains("| emulated / wall | 12.04× |"));
@@ -319,6 +358,23 @@ mod tests {
         assert!(md.contains("| relay | too_large 240 |"), "{md}");
         assert!(md.contains("| device 1 | link_foreign_source 3 |"), "{md}");
         assert!(md.contains("| packets dropped | 243 |"), "{md}");
+    }
+
+    #[test]
+    fn an_aborted_run_says_so_first_with_its_reason() {
+        let mut r = sample_report();
+        r.status = RunStatus::Aborted;
+        r.completed = false;
+        r.rounds = 17;
+        r.abort_reason = Some("the relay exited (signal: 9 (SIGKILL))".into());
+        let md = summary_markdown(&r);
+        assert_eq!(md.lines().next(), Some("# Run `toy` — ABORTED"), "{md}");
+        let first = md.lines().nth(2).unwrap();
+        assert_eq!(
+            first,
+            "**Aborted** after 17 of 40 rounds: the relay exited (signal: 9 (SIGKILL)). Every figure below covers only those rounds; the accuracy is the last one measured."
+        );
+        assert!(md.contains("| rounds | 17 of 40 (aborted) |"), "{md}");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use rocknet_node::telemetry::MemoryReport;
 
 use crate::run_report::{
     DeviceReport, EnergyTotals, FaultRecord, NetworkReport, RoundSpan, RunEpoch, RunReport,
+    RunStatus,
 };
 
 /// Two devices, two epochs, one fault; every figure chosen so that its
@@ -83,6 +84,9 @@ pub(crate) fn sample_report() -> RunReport {
         seed: 0,
         devices: 2,
         rounds: 40,
+        status: RunStatus::Completed,
+        abort_reason: None,
+        rounds_planned: 40,
         completed: true,
         epochs: vec![
             RunEpoch {

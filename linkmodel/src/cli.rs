@@ -71,9 +71,14 @@ pub fn send_command(control: SocketAddr, line: &str, timeout: Duration) -> Resul
     sock.send_to(line.as_bytes(), control)
         .with_context(|| format!("sending `{line}` to {control}"))?;
     let mut buf = vec![0u8; 65_536];
-    let (n, _) = sock
-        .recv_from(&mut buf)
-        .with_context(|| format!("no reply from the relay at {control}"))?;
+    let (n, _) = loop {
+        // Retried when a stop and continue (Ctrl-Z) interrupts the wait.
+        match sock.recv_from(&mut buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            r => break r,
+        }
+    }
+    .with_context(|| format!("no reply from the relay at {control}"))?;
     let reply = String::from_utf8_lossy(&buf[..n]).into_owned();
     if reply.starts_with("error") {
         anyhow::bail!("relay: {reply}");

@@ -21,6 +21,29 @@ use crate::relay_link::{RelayLink, RoundEnd};
 use crate::schedule::Schedule;
 use crate::telemetry::{self, MemoryReport, ToCoordinator, ToNode};
 
+/// Fault injection for the tests of the coordinator's abort path:
+/// `<device>@<round>` makes that device fail with an error when it reaches
+/// that round.
+pub const INJECT_ERROR_ENV: &str = "ROCKNET_INJECT_DEVICE_ERROR";
+
+/// The round at which device `device` must fail, from
+/// [`INJECT_ERROR_ENV`] (`None`: unset, or another device).
+fn injected_error_round(device: usize) -> Result<Option<u32>> {
+    let Ok(spec) = std::env::var(INJECT_ERROR_ENV) else {
+        return Ok(None);
+    };
+    let parsed = spec.split_once('@').and_then(|(d, r)| {
+        Some((
+            d.trim().parse::<usize>().ok()?,
+            r.trim().parse::<u32>().ok()?,
+        ))
+    });
+    match parsed {
+        Some((d, r)) => Ok((d == device).then_some(r)),
+        None => bail!("{INJECT_ERROR_ENV}={spec:?}: expected <device>@<round>, e.g. 2@100"),
+    }
+}
+
 /// Where a node finds the others.
 #[derive(Debug, Clone)]
 pub struct NodeArgs {
@@ -194,6 +217,7 @@ fn run_device<T: WireInput>(
         test_shard,
     );
     let rounds = node.rounds();
+    let fail_at = injected_error_round(d)?;
 
     let mut link = RelayLink::bind(args.relay, net.cluster, node_of(d), config_hash)?;
     let mut round = link.register(stop, None)?;
@@ -211,6 +235,9 @@ fn run_device<T: WireInput>(
     let quiet = Duration::from_millis(net.round_timeout_ms.saturating_mul(3) + 2_000);
     let mut reregistrations = 0u64;
     while u64::from(round) < rounds {
+        if fail_at.is_some_and(|r| round >= r) {
+            bail!("injected error at round {round} ({INJECT_ERROR_ENV})");
+        }
         let packets = node.submissions(round)?;
         let late = link.submit(round, &packets)?;
         match link.collect(round, quiet, stop)? {

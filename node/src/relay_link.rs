@@ -1,6 +1,14 @@
 //! A radio node's UDP link to the relay (devices and the host use the same
 //! one).
+//!
+//! Stopping and continuing the process (Ctrl-Z, `kill -STOP`/`-CONT`) is
+//! survived: a receive or send interrupted by it (`EINTR`, which Linux
+//! returns from a socket read with a timeout after a stop even without a
+//! signal handler) is retried, and the relay's silence is counted in time
+//! this process ran ([`Silence`]), so the stop itself is not mistaken for a
+//! lost relay.
 
+use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -49,6 +57,70 @@ impl LinkDrops {
         v.push(("not_from_relay".into(), self.not_from_relay));
         v.retain(|(_, n)| *n > 0);
         v
+    }
+}
+
+/// How long a socket read waits before the caller looks at its stop flag
+/// and the relay's silence.
+const POLL: Duration = Duration::from_millis(200);
+
+/// How long the relay has been silent, counting only time this process ran:
+/// each check adds the time since the previous one, but at most
+/// `2 × POLL` — a read that returns (data, timeout or `EINTR`) at least every
+/// `POLL` while the process runs, so a longer gap is time it was stopped
+/// (or starved of the CPU), which is not the relay's silence.
+#[derive(Debug, Clone, Copy)]
+pub struct Silence {
+    counted: Duration,
+    since: Instant,
+}
+
+impl Silence {
+    /// Silent for no time yet.
+    pub fn new() -> Self {
+        Self {
+            counted: Duration::ZERO,
+            since: Instant::now(),
+        }
+    }
+
+    /// The relay was heard: silent for no time.
+    pub fn heard(&mut self) {
+        *self = Self::new();
+    }
+
+    /// Counts the time since the last check (capped) and returns the total.
+    pub fn waited(&mut self) -> Duration {
+        let now = Instant::now();
+        self.counted += now.duration_since(self.since).min(2 * POLL);
+        self.since = now;
+        self.counted
+    }
+}
+
+impl Default for Silence {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// `recv_from`, retried when a signal (a stop and continue) interrupts it.
+fn recv_from(sock: &UdpSocket, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr)> {
+    loop {
+        match sock.recv_from(buf) {
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            r => return r,
+        }
+    }
+}
+
+/// `send_to`, retried when a signal interrupts it.
+fn send_to(sock: &UdpSocket, bytes: &[u8], to: SocketAddr) -> std::io::Result<usize> {
+    loop {
+        match sock.send_to(bytes, to) {
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            r => return r,
+        }
     }
 }
 
@@ -121,19 +193,19 @@ impl RelayLink {
         self.sock
             .set_read_timeout(Some(Duration::from_millis(250)))
             .context("socket timeout")?;
-        let start = Instant::now();
+        let mut waited = Silence::new();
         loop {
             if stop.load(Ordering::SeqCst) {
                 bail!("stopped while registering with the relay");
             }
-            if patience.is_some_and(|p| start.elapsed() > p) {
+            if patience.is_some_and(|p| waited.waited() > p) {
                 bail!("the relay at {} did not answer registration", self.relay);
             }
             // Relay not up yet: send errors (ICMP refused) are retried.
-            let _ = self.sock.send_to(&hello, self.relay);
+            let _ = send_to(&self.sock, &hello, self.relay);
             let deadline = Instant::now() + Duration::from_millis(250);
             while Instant::now() < deadline {
-                let Ok((n, from)) = self.sock.recv_from(&mut self.buf) else {
+                let Ok((n, from)) = recv_from(&self.sock, &mut self.buf) else {
                     break;
                 };
                 if from != self.relay {
@@ -161,7 +233,14 @@ impl RelayLink {
     pub fn submit(&mut self, round: u32, packets: &[Vec<u8>]) -> Result<bool> {
         let mut late = false;
         self.sock.set_nonblocking(true).context("socket mode")?;
-        while let Ok((n, from)) = self.sock.recv_from(&mut self.buf) {
+        loop {
+            let (n, from) = match recv_from(&self.sock, &mut self.buf) {
+                Ok(got) => got,
+                // An ICMP error from an earlier send: reported once, then
+                // the queue goes on.
+                Err(e) if e.kind() == ErrorKind::ConnectionRefused => continue,
+                Err(_) => break,
+            };
             if from != self.relay {
                 self.drops.foreign_source += 1;
                 continue;
@@ -178,14 +257,10 @@ impl RelayLink {
         }
         self.sock.set_nonblocking(false).context("socket mode")?;
         for p in packets {
-            self.sock
-                .send_to(p, self.relay)
-                .context("sending to the relay")?;
+            send_to(&self.sock, p, self.relay).context("sending to the relay")?;
         }
         let marker = self.hello(round)?;
-        self.sock
-            .send_to(&marker, self.relay)
-            .context("sending to the relay")?;
+        send_to(&self.sock, &marker, self.relay).context("sending to the relay")?;
         Ok(late)
     }
 
@@ -196,7 +271,7 @@ impl RelayLink {
             return Ok(d.len());
         }
         loop {
-            let (n, from) = self.sock.recv_from(&mut self.buf)?;
+            let (n, from) = recv_from(&self.sock, &mut self.buf)?;
             if from == self.relay {
                 return Ok(n);
             }
@@ -205,33 +280,30 @@ impl RelayLink {
     }
 
     /// Collects round `round`'s deliveries until its end marker; `Lost` if
-    /// nothing arrives for `quiet` or the relay is already past the round.
+    /// nothing arrives for `quiet` (of this process's running time, see
+    /// [`Silence`]) or the relay is already past the round.
     pub fn collect(&mut self, round: u32, quiet: Duration, stop: &AtomicBool) -> Result<RoundEnd> {
         self.sock
-            .set_read_timeout(Some(Duration::from_millis(200)))
+            .set_read_timeout(Some(POLL))
             .context("socket timeout")?;
         let mut inner = Vec::new();
-        let mut last = Instant::now();
+        let mut silence = Silence::new();
         loop {
             if stop.load(Ordering::SeqCst) {
                 bail!("stopped");
             }
             let n = match self.next_datagram() {
                 Ok(n) => n,
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    if last.elapsed() > quiet {
+                // The read timeout: nothing from the relay for `POLL`.
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    if silence.waited() > quiet {
                         return Ok(RoundEnd::Lost);
                     }
                     continue;
                 }
-                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                Err(e) if e.kind() == ErrorKind::ConnectionRefused => {
                     // The relay is gone (restarting?): ICMP from an earlier send.
-                    if last.elapsed() > quiet {
+                    if silence.waited() > quiet {
                         return Ok(RoundEnd::Lost);
                     }
                     std::thread::sleep(Duration::from_millis(50));
@@ -239,7 +311,7 @@ impl RelayLink {
                 }
                 Err(e) => return Err(e).context("receiving from the relay"),
             };
-            last = Instant::now();
+            silence.heard();
             let p = match wire::decode(&self.buf[..n]) {
                 Ok(p) => p,
                 Err(e) => {

@@ -73,11 +73,10 @@ impl Host {
         v
     }
 
-    /// Registers with the relay (retrying until `timeout`).
-    pub fn register(&mut self, timeout: Duration) -> Result<()> {
-        self.link
-            .register(&AtomicBool::new(false), Some(timeout))
-            .map(|_| ())
+    /// Registers with the relay (retrying until `timeout`, or until `stop`
+    /// is set).
+    pub fn register(&mut self, timeout: Duration, stop: &AtomicBool) -> Result<()> {
+        self.link.register(stop, Some(timeout)).map(|_| ())
     }
 
     /// Runs round `round`: beacon for `this` (Idle past the end), end marker,

@@ -3,22 +3,39 @@
 //! `cargo run --bin rocknet` builds everything a run needs. Every child is
 //! killed when its [`Child`] guard drops — on normal exit, on error, on
 //! panic (unwinding) and after Ctrl-C.
+//!
+//! A child's stderr goes through the coordinator into its log file: the
+//! first line that cannot be written (a full disk) stops the run, naming
+//! the file and the OS error, and the last lines are kept for the report
+//! when a child fails.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::{ChildStderr, Command, Stdio};
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use rocknet_linkmodel::cli::READY_PREFIX;
+
+use super::abort::{Abort, Cause};
+
+/// How many of a child's last stderr lines are kept.
+const TAIL_LINES: usize = 20;
+
+/// A child's last stderr lines.
+type Tail = Arc<Mutex<VecDeque<String>>>;
 
 /// A child process that is killed on drop.
 pub struct Child {
     name: String,
     child: std::process::Child,
+    log: PathBuf,
+    tail: Tail,
 }
 
 impl Child {
@@ -64,6 +81,55 @@ impl Child {
     /// Whether it has exited, and how.
     pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
         self.child.try_wait().ok().flatten()
+    }
+
+    /// How it exited, waiting up to `patience` for it to.
+    pub fn exit_within(&mut self, patience: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + patience;
+        loop {
+            if let Some(status) = self.exited() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Its log file.
+    pub fn log(&self) -> &Path {
+        &self.log
+    }
+
+    /// The error it printed last: from its last `Error: …` line on (the form
+    /// a failing `main` prints), joined into one line; else its last line.
+    pub fn last_error(&self) -> Option<String> {
+        let tail = self.tail.lock().unwrap_or_else(|p| p.into_inner());
+        let lines: Vec<&str> = tail.iter().map(|l| l.trim()).collect();
+        match lines.iter().rposition(|l| l.starts_with("Error: ")) {
+            Some(i) => {
+                let mut joined = String::new();
+                for part in lines[i..]
+                    .iter()
+                    .map(|l| l.trim_start_matches("Error: "))
+                    .filter(|l| !l.is_empty() && *l != "Caused by:")
+                    .map(strip_cause_index)
+                {
+                    // An error that prints its source is followed by it
+                    // again as the next cause: once is enough.
+                    if joined.ends_with(part) {
+                        continue;
+                    }
+                    if !joined.is_empty() {
+                        joined.push_str(": ");
+                    }
+                    joined.push_str(part);
+                }
+                Some(joined)
+            }
+            None => lines.last().map(|l| (*l).to_string()),
+        }
     }
 }
 
@@ -127,8 +193,102 @@ pub struct RelaySpawn<'a> {
     pub max_packet_len: usize,
 }
 
-/// Starts the relay on loopback (free ports) and waits for its addresses.
-pub fn spawn_relay(s: &RelaySpawn<'_>) -> Result<RelayProcess> {
+/// `0: cause` (anyhow's numbered causes) → `cause`.
+fn strip_cause_index(line: &str) -> &str {
+    match line.split_once(": ") {
+        Some((n, rest)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => rest,
+        _ => line,
+    }
+}
+
+/// What a child's stderr copier does besides copying.
+struct Copier {
+    /// The child's name (`relay`, `node 3`).
+    name: String,
+    /// Its log file.
+    path: PathBuf,
+    /// Raised on the first failed write, and on the child's exit if
+    /// `exit_ends_run`.
+    abort: Abort,
+    /// The child's exit ends the run (the relay's does).
+    exit_ends_run: bool,
+    /// The child's last lines.
+    tail: Tail,
+    /// Lines starting with [`READY_PREFIX`] are handed over here.
+    ready: Option<Sender<String>>,
+}
+
+impl Copier {
+    /// Copies `stderr` into `log` line by line until the child closes it
+    /// (it exited). After a failed write the pipe is still drained, so the
+    /// child never blocks on a full pipe.
+    fn run(self, stderr: ChildStderr, mut log: File) {
+        let mut writable = true;
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if writable && let Err(e) = writeln!(log, "{line}") {
+                writable = false;
+                self.abort.raise(Cause::Failed(format!(
+                    "writing {} ({} log): {e}",
+                    self.path.display(),
+                    self.name
+                )));
+            }
+            if let Some(tx) = &self.ready
+                && line.starts_with(READY_PREFIX)
+            {
+                let _ = tx.send(line.clone());
+            }
+            let mut tail = self.tail.lock().unwrap_or_else(|p| p.into_inner());
+            if tail.len() == TAIL_LINES {
+                tail.pop_front();
+            }
+            tail.push_back(line);
+        }
+        if self.exit_ends_run {
+            self.abort.raise(Cause::Exited { child: self.name });
+        }
+    }
+}
+
+/// Starts `cmd` with its stderr copied into `log` (see [`Copier`]).
+fn spawn_logged(
+    mut cmd: Command,
+    name: String,
+    log: &Path,
+    abort: &Abort,
+    exit_ends_run: bool,
+    ready: Option<Sender<String>>,
+) -> Result<Child> {
+    let file = File::create(log).with_context(|| format!("creating {}", log.display()))?;
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    die_with_parent(&mut cmd);
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("starting the {name} process"))?;
+    let stderr = child.stderr.take().context("the child's stderr")?;
+    let tail = Tail::default();
+    let copier = Copier {
+        name: name.clone(),
+        path: log.to_path_buf(),
+        abort: abort.clone(),
+        exit_ends_run,
+        tail: tail.clone(),
+        ready,
+    };
+    std::thread::spawn(move || copier.run(stderr, file));
+    Ok(Child {
+        name,
+        child,
+        log: log.to_path_buf(),
+        tail,
+    })
+}
+
+/// Starts the relay on loopback (free ports) and waits for its addresses;
+/// its exit (before the run closes) raises `abort`.
+pub fn spawn_relay(s: &RelaySpawn<'_>, abort: &Abort) -> Result<RelayProcess> {
     let mut cmd = Command::new(self_exe()?);
     cmd.arg("linkmodel")
         .arg("--config")
@@ -145,28 +305,9 @@ pub fn spawn_relay(s: &RelaySpawn<'_>) -> Result<RelayProcess> {
         .arg("--config-hash")
         .arg(s.config_hash.to_string())
         .arg("--max-packet-len")
-        .arg(s.max_packet_len.to_string())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    die_with_parent(&mut cmd);
-    let mut child = cmd.spawn().context("starting the relay")?;
-    let stderr = child.stderr.take().context("relay stderr")?;
-    let mut child = Child {
-        name: "relay".into(),
-        child,
-    };
-    let mut log = File::create(s.log).with_context(|| format!("creating {}", s.log.display()))?;
+        .arg(s.max_packet_len.to_string());
     let (tx, rx) = mpsc::channel();
-    // Copy the relay's stderr to its log; hand the ready line over.
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = writeln!(log, "{line}");
-            if line.starts_with(READY_PREFIX) {
-                let _ = tx.send(line);
-            }
-        }
-    });
+    let mut child = spawn_logged(cmd, "relay".into(), s.log, abort, true, Some(tx))?;
     let line = match rx.recv_timeout(Duration::from_secs(20)) {
         Ok(l) => l,
         Err(_) => {
@@ -188,28 +329,55 @@ pub fn spawn_relay(s: &RelaySpawn<'_>) -> Result<RelayProcess> {
     })
 }
 
-/// Starts device `device`'s process.
+/// Starts device `device`'s process (its exit does not end the run: a
+/// device may be killed and replaced).
 pub fn spawn_node(
     device: usize,
     relay: SocketAddr,
     coordinator: SocketAddr,
     log: &Path,
+    abort: &Abort,
 ) -> Result<Child> {
-    let log_file = File::create(log).with_context(|| format!("creating {}", log.display()))?;
     let mut cmd = Command::new(self_exe()?);
     cmd.arg("node")
         .args(["--device", &device.to_string()])
         .args(["--relay", &relay.to_string()])
-        .args(["--coordinator", &coordinator.to_string()])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log_file);
-    die_with_parent(&mut cmd);
-    let child = cmd
-        .spawn()
-        .with_context(|| format!("starting device {device}'s process"))?;
-    Ok(Child {
-        name: format!("node {device}"),
-        child,
-    })
+        .args(["--coordinator", &coordinator.to_string()]);
+    spawn_logged(cmd, format!("node {device}"), log, abort, false, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn child_with_tail(lines: &[&str]) -> Child {
+        let child = Command::new("true").spawn().unwrap();
+        Child {
+            name: "relay".into(),
+            child,
+            log: PathBuf::from("relay.log"),
+            tail: Arc::new(Mutex::new(lines.iter().map(|l| l.to_string()).collect())),
+        }
+    }
+
+    #[test]
+    fn the_last_error_is_one_line() {
+        let c = child_with_tail(&[
+            "rocknet-linkmodel: data 127.0.0.1:1 control 127.0.0.1:2",
+            "Error: running the relay",
+            "",
+            "Caused by:",
+            "    0: writing the trace /x/trace.jsonl: No space left on device (os error 28)",
+            "    1: No space left on device (os error 28)",
+        ]);
+        assert_eq!(
+            c.last_error().unwrap(),
+            "running the relay: writing the trace /x/trace.jsonl: No space left on device (os error 28)"
+        );
+        let c = child_with_tail(&["Error: a", "", "Caused by:", "    0: b", "    1: c"]);
+        assert_eq!(c.last_error().unwrap(), "a: b: c");
+        let c = child_with_tail(&["warn x", "last words"]);
+        assert_eq!(c.last_error().unwrap(), "last words");
+        assert_eq!(child_with_tail(&[]).last_error(), None);
+    }
 }

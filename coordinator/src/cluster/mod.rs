@@ -4,6 +4,7 @@
 //! host (radio node 0) round by round, gathers telemetry, and writes the
 //! run directory: `report.json`, `trace.jsonl`, logs, plots.
 
+pub mod abort;
 pub mod capacity;
 pub mod host;
 pub mod launch;
@@ -14,7 +15,7 @@ pub mod trace_summary;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -28,7 +29,8 @@ use rocknet_node::weights::canonical_weights_hash;
 use crate::cost::{CycleModel, cpu_time_us};
 use crate::energy::{DeviceActivity, device_energy, energy_per_sample_uj};
 use crate::experiment::Experiment;
-use crate::run_report::{DeviceReport, NetworkReport, RunEpoch, RunReport};
+use crate::run_report::{DeviceReport, NetworkReport, RunEpoch, RunReport, RunStatus};
+use abort::{Abort, Cause};
 use host::Host;
 use launch::{Child, RelaySpawn};
 use telemetry_server::{Event, TelemetryServer};
@@ -203,242 +205,524 @@ pub struct ClusterInfo {
     pub coordinator: SocketAddr,
     /// Device process ids (local runs).
     pub pids: Vec<u32>,
+    /// The relay's process id (local runs).
+    #[serde(default)]
+    pub relay_pid: Option<u32>,
 }
 
-/// Runs the experiment on a cluster and writes the run directory; returns
-/// the report and the directory.
+/// What a run produced. Once its directory exists a run always ends here —
+/// an abort too (`report.status` says which, `report.abort_reason` why).
+pub struct RunOutcome {
+    /// The report (also in `dir/report.json`, if it could be written).
+    pub report: RunReport,
+    /// The run directory.
+    pub dir: PathBuf,
+    /// The report files that could not be written (`writing <file>: <OS
+    /// error>`); a partial file is removed.
+    pub unwritten: Vec<String>,
+}
+
+/// Runs the experiment on a cluster and writes the run directory. Every
+/// way a run can end after its directory exists — completion, Ctrl-C, the
+/// relay's exit, a device's error, a failed write, a relay that stops
+/// answering — ends in a report (`status`, and for an abort the reason and
+/// everything measured up to then); only a run directory that cannot be
+/// created is an error.
 pub fn run_cluster(
     exp: &Experiment,
     net: &NetworkPlan,
     setup: RunSetup,
     on_progress: &mut dyn FnMut(&Progress),
-) -> Result<(RunReport, PathBuf)> {
-    let n = exp.partition.devices();
-    let cfg = &exp.config;
-    let netc = &cfg.network;
-    let config_hash = cfg.hash();
-    let dir = run_dir(&setup.out, &cfg.name)?;
-    std::fs::write(
-        dir.join("config.json"),
-        serde_json::to_vec_pretty(cfg).context("config as JSON")?,
-    )?;
-    let trace_path = dir.join("trace.jsonl");
-
-    let listen = match &setup.deployment {
-        Deployment::Local => SocketAddr::from(([127, 0, 0, 1], 0)),
-        Deployment::Serve { listen, .. } => *listen,
-    };
-    let server = TelemetryServer::start(listen, cfg.clone(), n)?;
-    let mut children: Vec<Child> = Vec::new();
-    let (relay_addr, control, trace_file) = match &setup.deployment {
-        Deployment::Local => {
-            let relay = launch::spawn_relay(&RelaySpawn {
-                config: &net.path,
-                trace: &trace_path,
-                log: &dir.join("logs/relay.log"),
-                time_scale: netc.time_scale,
-                round_timeout_ms: netc.round_timeout_ms,
-                cluster: netc.cluster,
-                config_hash,
-                max_packet_len: net.max_packet_len,
-            })?;
-            let (data, control) = (relay.data, relay.control);
-            children.push(relay.child);
-            (data, Some(control), Some(trace_path.clone()))
+) -> Result<RunOutcome> {
+    let dir = run_dir(&setup.out, &exp.config.name)?;
+    let mut run = Run::new(exp, net, &setup, dir);
+    let played = match run.start() {
+        Ok(mut host) => {
+            let played = run
+                .await_registration()
+                .and_then(|()| run.play(&mut host, on_progress));
+            run.tally.host_drops = host.drops();
+            played
         }
-        Deployment::Serve {
-            relay,
-            trace,
-            control,
-            ..
-        } => (*relay, *control, trace.clone()),
+        Err(e) => Err(e),
     };
-    if matches!(setup.deployment, Deployment::Local) {
-        for d in 0..n {
-            children.push(launch::spawn_node(
-                d,
-                relay_addr,
-                server.addr(),
-                &dir.join(format!("logs/node-{d}.log")),
-            )?);
+    let ending = run.ending(played);
+    if ending.is_none() {
+        run.collect_finals();
+    }
+    run.shut_down();
+    Ok(run.finish(ending))
+}
+
+/// Writes `bytes` to `path`; on failure (a full disk) removes what was
+/// written, so no truncated file is left to mislead a reader.
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    std::fs::write(path, bytes).map_err(|e| {
+        let _ = std::fs::remove_file(path);
+        anyhow::Error::new(e).context(format!("writing {}", path.display()))
+    })
+}
+
+/// What the round loop measured so far (an aborted run reports it).
+struct Tally {
+    /// Rounds in the schedule.
+    rounds: u64,
+    /// Items (samples) in the schedule.
+    items: u64,
+    /// Rounds the host completed.
+    completed_rounds: u64,
+    /// The epoch of the last item played (1-based; 0 before any).
+    epoch_reached: usize,
+    /// Per epoch: evaluation samples the host predicted right.
+    host_right: Vec<u64>,
+    /// The host's predictions of the last evaluation.
+    predictions: Vec<u16>,
+    /// The host's test accuracy per evaluated epoch.
+    acc_by_epoch: Vec<Option<f64>>,
+    /// Wall-clock seconds of the round loop.
+    wall_seconds: f64,
+    /// What the host discarded, by reason.
+    host_drops: Vec<(String, u64)>,
+}
+
+/// A run in progress: the processes, the telemetry, what was measured.
+struct Run<'a> {
+    exp: &'a Experiment,
+    net: &'a NetworkPlan,
+    deployment: &'a Deployment,
+    dir: PathBuf,
+    trace_path: PathBuf,
+    config_hash: u64,
+    abort: Abort,
+    server: Option<TelemetryServer>,
+    /// Local runs: the relay first, then the devices.
+    children: Vec<Child>,
+    /// The trace file the relay writes, if readable from here.
+    relay_trace: Option<PathBuf>,
+    devs: Vec<DeviceState>,
+    tally: Tally,
+}
+
+impl<'a> Run<'a> {
+    fn new(exp: &'a Experiment, net: &'a NetworkPlan, setup: &'a RunSetup, dir: PathBuf) -> Self {
+        let t = &exp.config.training;
+        let schedule = Schedule::of(exp);
+        Self {
+            exp,
+            net,
+            deployment: &setup.deployment,
+            trace_path: dir.join("trace.jsonl"),
+            dir,
+            config_hash: exp.config.hash(),
+            abort: Abort::new(setup.interrupted.clone()),
+            server: None,
+            children: Vec::new(),
+            relay_trace: None,
+            devs: (0..exp.partition.devices())
+                .map(|_| DeviceState::default())
+                .collect(),
+            tally: Tally {
+                rounds: schedule.rounds(),
+                items: schedule.items(),
+                completed_rounds: 0,
+                epoch_reached: 0,
+                host_right: vec![0; t.epochs + 1],
+                predictions: vec![0u16; exp.test.len()],
+                acc_by_epoch: vec![None; t.epochs + 1],
+                wall_seconds: 0.0,
+                host_drops: Vec::new(),
+            },
         }
     }
-    let info = ClusterInfo {
-        relay: relay_addr,
-        control,
-        coordinator: server.addr(),
-        pids: children.iter().skip(1).map(Child::pid).collect(),
-    };
-    std::fs::write(dir.join("cluster.json"), serde_json::to_vec_pretty(&info)?)?;
 
-    let mut host = Host::bind(relay_addr, netc.cluster, config_hash, n, exp.n_classes())?;
-    host.register(Duration::from_secs(60))?;
-
-    let mut devs: Vec<DeviceState> = (0..n).map(|_| DeviceState::default()).collect();
-    // Wait for every device to register with the relay before round 0.
-    let join_deadline = Instant::now() + Duration::from_secs(600);
-    while devs.iter().any(|d| !d.registered) {
-        if setup.interrupted.load(Ordering::SeqCst) {
-            bail!("interrupted while waiting for the devices");
-        }
-        if let Some(d) = devs.iter().position(|d| d.error.is_some()) {
-            bail!(
-                "device {d} failed: {}",
-                devs[d].error.clone().unwrap_or_default()
-            );
-        }
-        for c in children.iter_mut().skip(1) {
-            if let Some(status) = c.exited() {
-                bail!(
-                    "{} exited ({status}) before the run started; see {}",
-                    c.name(),
-                    dir.join("logs").display()
-                );
-            }
-        }
-        if Instant::now() > join_deadline {
-            let missing: Vec<usize> = (0..n).filter(|&d| !devs[d].registered).collect();
-            bail!("devices {missing:?} never registered with the relay");
-        }
-        if let Ok(ev) = server.events().recv_timeout(Duration::from_millis(100)) {
-            absorb(&mut devs, ev);
-        }
+    /// The slot length and the round period (flood + compute window), µs.
+    fn timing(&self) -> (u64, f64) {
+        let p = self.net.model.params();
+        let slot_us = p.slot_length.0;
+        let flood_us = p.slots as f64 * slot_us as f64;
+        (
+            slot_us,
+            flood_us + self.exp.config.network.compute_window_ms * 1_000.0,
+        )
     }
 
-    let t = &cfg.training;
-    let mut schedule = Schedule::of(exp);
-    let rounds = schedule.rounds();
-    let items = schedule.items();
-    let slot_us = net.model.params().slot_length.0;
-    let flood_us = net.model.params().slots as f64 * slot_us as f64;
-    let period_us = flood_us + netc.compute_window_ms * 1_000.0;
-    let quiet = Duration::from_millis(netc.round_timeout_ms.saturating_mul(3) + 5_000);
-    let mut host_right: Vec<u64> = vec![0; t.epochs + 1];
-    let mut predictions = vec![0u16; exp.test.len()];
-    let mut last_acc: Option<f64> = None;
-    let mut acc_by_epoch: Vec<Option<f64>> = vec![None; t.epochs + 1];
-    let t0 = Instant::now();
-    let mut completed_rounds = 0u64;
-    let mut prev = None;
-    for r in 0..rounds {
-        if setup.interrupted.load(Ordering::SeqCst) {
-            break;
-        }
-        let round = u32::try_from(r).context("more than 2^32 rounds")?;
-        let this = schedule.item(r);
-        let hr = host.round(
-            round,
-            this.as_ref(),
-            prev.as_ref(),
-            quiet,
-            &setup.interrupted,
+    /// Writes `config.json`, starts the telemetry server (and, local, the
+    /// relay and the device processes), writes `cluster.json` and registers
+    /// the host with the relay.
+    fn start(&mut self) -> Result<Host> {
+        let cfg = &self.exp.config;
+        let netc = &cfg.network;
+        let n = self.exp.partition.devices();
+        write_file(
+            &self.dir.join("config.json"),
+            &serde_json::to_vec_pretty(cfg).context("config as JSON")?,
         )?;
-        if let Some(p) = &prev
-            && p.phase == Phase::Eval
-        {
-            let label = exp.test.labels[p.sample];
-            let pred = hr.prediction.map_or(u16::MAX, |(c, _)| c as u16);
-            predictions[p.sample] = pred;
-            host_right[p.epoch] += u64::from(pred == label);
-            if p.ends_pass {
-                let acc = host_right[p.epoch] as f64 / exp.test.len() as f64;
-                acc_by_epoch[p.epoch] = Some(acc);
-                last_acc = Some(acc);
+        let listen = match self.deployment {
+            Deployment::Local => SocketAddr::from(([127, 0, 0, 1], 0)),
+            Deployment::Serve { listen, .. } => *listen,
+        };
+        let server = TelemetryServer::start(listen, cfg.clone(), n)?;
+        let coordinator = server.addr();
+        self.server = Some(server);
+        let (relay_addr, control) = match self.deployment {
+            Deployment::Local => {
+                let relay = launch::spawn_relay(
+                    &RelaySpawn {
+                        config: &self.net.path,
+                        trace: &self.trace_path,
+                        log: &self.dir.join("logs/relay.log"),
+                        time_scale: netc.time_scale,
+                        round_timeout_ms: netc.round_timeout_ms,
+                        cluster: netc.cluster,
+                        config_hash: self.config_hash,
+                        max_packet_len: self.net.max_packet_len,
+                    },
+                    &self.abort,
+                )?;
+                self.relay_trace = Some(self.trace_path.clone());
+                self.children.push(relay.child);
+                (relay.data, Some(relay.control))
+            }
+            Deployment::Serve {
+                relay,
+                trace,
+                control,
+                ..
+            } => {
+                self.relay_trace = trace.clone();
+                (*relay, *control)
+            }
+        };
+        if matches!(self.deployment, Deployment::Local) {
+            for d in 0..n {
+                let log = self.dir.join(format!("logs/node-{d}.log"));
+                let child = launch::spawn_node(d, relay_addr, coordinator, &log, &self.abort)?;
+                self.children.push(child);
             }
         }
-        while let Ok(ev) = server.events().try_recv() {
-            absorb(&mut devs, ev);
-        }
-        completed_rounds = r + 1;
-        let elapsed = t0.elapsed().as_secs_f64().max(1e-9);
-        on_progress(&Progress {
-            round: r + 1,
-            rounds,
-            epoch: this
-                .as_ref()
-                .or(prev.as_ref())
-                .map_or(t.epochs, |i| i.epoch),
-            accuracy: last_acc,
-            emulated_s: (r + 1) as f64 * period_us / 1e6,
-            rounds_per_s: (r + 1) as f64 / elapsed,
-        });
-        prev = this;
+        let info = ClusterInfo {
+            relay: relay_addr,
+            control,
+            coordinator,
+            pids: self.children.iter().skip(1).map(Child::pid).collect(),
+            relay_pid: match self.deployment {
+                Deployment::Local => self.children.first().map(Child::pid),
+                Deployment::Serve { .. } => None,
+            },
+        };
+        write_file(
+            &self.dir.join("cluster.json"),
+            &serde_json::to_vec_pretty(&info)?,
+        )?;
+        let mut host = Host::bind(
+            relay_addr,
+            netc.cluster,
+            self.config_hash,
+            n,
+            self.exp.n_classes(),
+        )?;
+        host.register(Duration::from_secs(60), self.abort.flag())?;
+        Ok(host)
     }
-    let wall_seconds = t0.elapsed().as_secs_f64();
-    let all_rounds = completed_rounds == rounds;
 
-    // Final weights from every device still running.
-    let final_deadline = Instant::now() + Duration::from_secs(60);
-    while all_rounds
-        && devs
+    /// Takes the telemetry events that arrived so far.
+    fn absorb_pending(&mut self) {
+        if let Some(server) = &self.server {
+            while let Ok(ev) = server.events().try_recv() {
+                absorb(&mut self.devs, ev);
+            }
+        }
+    }
+
+    /// The first device that reported an error, and the error.
+    fn device_error(&self) -> Option<String> {
+        let d = self.devs.iter().position(|d| d.error.is_some())?;
+        Some(format!(
+            "device {d} failed: {}; see {}",
+            self.devs[d].error.as_deref().unwrap_or_default(),
+            self.dir.join(format!("logs/node-{d}.log")).display()
+        ))
+    }
+
+    /// Waits until every device has registered with the relay.
+    fn await_registration(&mut self) -> Result<()> {
+        let n = self.devs.len();
+        let deadline = Instant::now() + Duration::from_secs(600);
+        while self.devs.iter().any(|d| !d.registered) {
+            if self.abort.is_raised() {
+                bail!("stopped while waiting for the devices");
+            }
+            if let Some(e) = self.device_error() {
+                bail!(e);
+            }
+            for c in self.children.iter_mut().skip(1) {
+                if let Some(status) = c.exited() {
+                    bail!(
+                        "{} exited ({status}) before the run started: {}; see {}",
+                        c.name(),
+                        c.last_error().unwrap_or_default(),
+                        c.log().display()
+                    );
+                }
+            }
+            if Instant::now() > deadline {
+                let missing: Vec<usize> = (0..n).filter(|&d| !self.devs[d].registered).collect();
+                bail!("devices {missing:?} never registered with the relay");
+            }
+            let ev = match &self.server {
+                Some(s) => s.events().recv_timeout(Duration::from_millis(100)).ok(),
+                None => None,
+            };
+            if let Some(ev) = ev {
+                absorb(&mut self.devs, ev);
+            }
+        }
+        Ok(())
+    }
+
+    /// Plays the host round by round until the schedule ends, the run is
+    /// stopped, or something fails.
+    fn play(&mut self, host: &mut Host, on_progress: &mut dyn FnMut(&Progress)) -> Result<()> {
+        let exp = self.exp;
+        let epochs = exp.config.training.epochs;
+        let mut schedule = Schedule::of(exp);
+        let (_, period_us) = self.timing();
+        let quiet = Duration::from_millis(
+            exp.config
+                .network
+                .round_timeout_ms
+                .saturating_mul(3)
+                .saturating_add(5_000),
+        );
+        let mut last_acc: Option<f64> = None;
+        let t0 = Instant::now();
+        let mut prev = None;
+        for r in 0..self.tally.rounds {
+            if self.abort.is_raised() {
+                bail!("stopped before round {r}");
+            }
+            let round = u32::try_from(r).context("more than 2^32 rounds")?;
+            let this = schedule.item(r);
+            let hr = host.round(
+                round,
+                this.as_ref(),
+                prev.as_ref(),
+                quiet,
+                self.abort.flag(),
+            );
+            self.tally.wall_seconds = t0.elapsed().as_secs_f64();
+            let hr = hr.with_context(|| format!("round {r}"))?;
+            if let Some(p) = &prev
+                && p.phase == Phase::Eval
+            {
+                let tally = &mut self.tally;
+                let label = exp.test.labels[p.sample];
+                let pred = hr.prediction.map_or(u16::MAX, |(c, _)| c as u16);
+                tally.predictions[p.sample] = pred;
+                tally.host_right[p.epoch] += u64::from(pred == label);
+                if p.ends_pass {
+                    let acc = tally.host_right[p.epoch] as f64 / exp.test.len() as f64;
+                    tally.acc_by_epoch[p.epoch] = Some(acc);
+                    last_acc = Some(acc);
+                }
+            }
+            self.absorb_pending();
+            if let Some(e) = self.device_error() {
+                bail!(e);
+            }
+            self.tally.completed_rounds = r + 1;
+            if let Some(i) = &prev {
+                self.tally.epoch_reached = i.epoch;
+            }
+            let elapsed = self.tally.wall_seconds.max(1e-9);
+            on_progress(&Progress {
+                round: r + 1,
+                rounds: self.tally.rounds,
+                epoch: this.as_ref().or(prev.as_ref()).map_or(epochs, |i| i.epoch),
+                accuracy: last_acc,
+                emulated_s: (r + 1) as f64 * period_us / 1e6,
+                rounds_per_s: (r + 1) as f64 / elapsed,
+            });
+            prev = this;
+        }
+        self.tally.wall_seconds = t0.elapsed().as_secs_f64();
+        Ok(())
+    }
+
+    /// `None` if the run reached its end undisturbed; else why it stopped.
+    fn ending(&mut self, played: Result<()>) -> Option<String> {
+        let raised = self.abort.is_raised();
+        let error = match played {
+            Ok(()) if !raised => return None,
+            Ok(()) => None,
+            Err(e) => Some(e),
+        };
+        self.abort.close();
+        let error = error.map(|e| format!("{e:#}"));
+        Some(match self.abort.cause() {
+            // A child that never got as far as the table (the relay failing
+            // to start): the start's own error says more.
+            Some(Cause::Exited { child }) => match (self.exit_reason(&child), error) {
+                (Some(why), _) | (None, Some(why)) => why,
+                (None, None) => format!("the {child} exited"),
+            },
+            // The relay failing (its trace on a full disk) also fails the
+            // write of its last words into its log: its own error came first.
+            Some(Cause::Failed(why)) => match self.relay_failure() {
+                Some(relay) => format!("{relay}; then {why}"),
+                None => why,
+            },
+            None => match error {
+                Some(e) if !raised => e,
+                _ => "interrupted (Ctrl-C)".to_string(),
+            },
+        })
+    }
+
+    /// The exit reason of a local relay that exited unsuccessfully (waiting
+    /// a moment for it), if it did.
+    fn relay_failure(&mut self) -> Option<String> {
+        if !matches!(self.deployment, Deployment::Local) {
+            return None;
+        }
+        let relay = self.children.first_mut()?;
+        let status = relay.exit_within(Duration::from_millis(500))?;
+        if status.success() {
+            return None;
+        }
+        self.exit_reason("relay")
+    }
+
+    /// "the relay exited (exit status: 1): <its error>; see <its log>", if
+    /// `child` is one of the run's children.
+    fn exit_reason(&mut self, child: &str) -> Option<String> {
+        let c = self.children.iter_mut().find(|c| c.name() == child)?;
+        let status = c
+            .exit_within(Duration::from_secs(2))
+            .map_or("still running".to_string(), |s| s.to_string());
+        let said = c.last_error().map(|e| format!(": {e}")).unwrap_or_default();
+        Some(format!(
+            "the {child} exited ({status}){said}; see {}",
+            c.log().display()
+        ))
+    }
+
+    /// Waits (a minute at most) for the final weights of every device
+    /// still running.
+    fn collect_finals(&mut self) {
+        let Some(server) = &self.server else { return };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self
+            .devs
             .iter()
             .any(|d| d.connected && d.params.is_none() && d.error.is_none())
-        && Instant::now() < final_deadline
-    {
-        if let Ok(ev) = server.events().recv_timeout(Duration::from_millis(100)) {
-            absorb(&mut devs, ev);
+            && Instant::now() < deadline
+        {
+            if let Ok(ev) = server.events().recv_timeout(Duration::from_millis(100)) {
+                absorb(&mut self.devs, ev);
+            }
         }
     }
-    server.stop_all();
-    // Devices first, then the relay (SIGTERM: it flushes the trace).
-    for c in children.iter_mut().skip(1) {
-        c.terminate(Duration::from_secs(5));
-    }
-    if let Some(relay) = children.first_mut() {
-        relay.terminate(Duration::from_secs(10));
-    }
-    if let Deployment::Serve {
-        control: Some(control),
-        trace,
-        ..
-    } = &setup.deployment
-    {
-        shut_down_relay(*control, trace.as_deref());
-    }
-    while let Ok(ev) = server.events().try_recv() {
-        absorb(&mut devs, ev);
+
+    /// Stops the devices, then the relay (SIGTERM: it flushes the trace);
+    /// tells a deployed relay to shut down.
+    fn shut_down(&mut self) {
+        self.abort.close();
+        if let Some(server) = &self.server {
+            server.stop_all();
+        }
+        for c in self.children.iter_mut().skip(1) {
+            c.terminate(Duration::from_secs(5));
+        }
+        if let Some(relay) = self.children.first_mut() {
+            relay.terminate(Duration::from_secs(10));
+        }
+        if let Deployment::Serve {
+            control: Some(control),
+            trace,
+            ..
+        } = self.deployment
+        {
+            shut_down_relay(*control, trace.as_deref());
+        }
+        self.absorb_pending();
     }
 
-    // A deployed relay's trace (a shared volume): every round line is
-    // complete once the last round was delivered; keep a copy with the run.
-    if let Some(p) = trace_file
-        .as_ref()
-        .filter(|p| **p != trace_path && p.is_file())
-    {
-        std::fs::copy(p, &trace_path)
-            .with_context(|| format!("copying the relay's trace {}", p.display()))?;
+    /// Reads the trace, assembles the report and writes the report files.
+    /// A trace that cannot be copied or read makes the run aborted (its
+    /// network figures would be wrong); an aborted run's trace may end in
+    /// a partial line.
+    fn finish(self, mut ending: Option<String>) -> RunOutcome {
+        let n = self.devs.len();
+        // A deployed relay's trace (a shared volume): every round line is
+        // complete once the last round was delivered; keep a copy with the
+        // run.
+        if let Some(p) = self
+            .relay_trace
+            .as_ref()
+            .filter(|p| **p != self.trace_path && p.is_file())
+            && let Err(e) = std::fs::copy(p, &self.trace_path)
+        {
+            let _ = std::fs::remove_file(&self.trace_path);
+            ending.get_or_insert(format!(
+                "copying the relay's trace {} to {}: {e}",
+                p.display(),
+                self.trace_path.display()
+            ));
+        }
+        let trace = if self.trace_path.is_file() {
+            match trace_summary::summarize(&self.trace_path, n, self.tally.items, ending.is_some())
+            {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    ending.get_or_insert(format!("{e:#}"));
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let (slot_us, period_us) = self.timing();
+        let report = assemble(
+            self.exp,
+            &self.devs,
+            trace.as_ref(),
+            Assembly {
+                host_drops: self.tally.host_drops.clone(),
+                nodes: n + 1,
+                warnings: self.net.warnings.clone(),
+                rounds: self.tally.completed_rounds,
+                rounds_planned: self.tally.rounds,
+                items: self.tally.items,
+                abort_reason: ending,
+                epoch_reached: self.tally.epoch_reached,
+                slot_us,
+                period_us,
+                wall_seconds: self.tally.wall_seconds,
+                acc_by_epoch: &self.tally.acc_by_epoch,
+                predictions: self.tally.predictions.clone(),
+                config_hash: self.config_hash,
+            },
+        );
+        let unwritten = write_report(&report, &self.dir);
+        RunOutcome {
+            report,
+            dir: self.dir.clone(),
+            unwritten,
+        }
     }
-    let trace = if trace_path.is_file() {
-        Some(trace_summary::summarize(&trace_path, n, items)?)
-    } else {
-        None
-    };
-    let report = assemble(
-        exp,
-        &devs,
-        trace.as_ref(),
-        Assembly {
-            host_drops: host.drops(),
-            nodes: n + 1,
-            warnings: net.warnings.clone(),
-            rounds: completed_rounds,
-            items,
-            all_rounds,
-            slot_us,
-            period_us,
-            wall_seconds,
-            acc_by_epoch: &acc_by_epoch,
-            predictions,
-            config_hash,
-        },
-    );
-    std::fs::write(
-        dir.join("report.json"),
-        serde_json::to_vec_pretty(&report).context("report as JSON")?,
-    )
-    .with_context(|| format!("writing {}", dir.join("report.json").display()))?;
-    crate::render::render_run(&report, &dir)?;
-    Ok((report, dir))
+}
+
+/// Writes `report.json`, then `summary.md` and the plots, each tried even
+/// if another failed; returns the failures (`writing <file>: <OS error>`).
+fn write_report(report: &RunReport, dir: &Path) -> Vec<String> {
+    let mut unwritten = Vec::new();
+    let json = serde_json::to_vec_pretty(report).context("report as JSON");
+    if let Err(e) = json.and_then(|j| write_file(&dir.join(crate::render::REPORT_FILE), &j)) {
+        unwritten.push(format!("{e:#}"));
+    }
+    unwritten.extend(crate::render::render_run_each(report, dir));
+    unwritten
 }
 
 /// Tells a deployed relay the run is over and waits (a few seconds at most)
@@ -539,8 +823,12 @@ struct Assembly<'a> {
     nodes: usize,
     warnings: Vec<String>,
     rounds: u64,
+    rounds_planned: u64,
     items: u64,
-    all_rounds: bool,
+    /// Set: the run was aborted, for this reason.
+    abort_reason: Option<String>,
+    /// The epoch of the last item played.
+    epoch_reached: usize,
     slot_us: u64,
     period_us: f64,
     wall_seconds: f64,
@@ -557,7 +845,14 @@ fn assemble(
 ) -> RunReport {
     let cfg = &exp.config;
     let n = devs.len();
-    let epochs: Vec<RunEpoch> = (1..=cfg.training.epochs)
+    let aborted = a.abort_reason.is_some();
+    // An aborted run reports the epochs it reached.
+    let last_epoch = if aborted {
+        a.epoch_reached.min(cfg.training.epochs)
+    } else {
+        cfg.training.epochs
+    };
+    let epochs: Vec<RunEpoch> = (1..=last_epoch)
         .map(|e| {
             let pass = |d: usize, phase: &str| {
                 devs[d]
@@ -595,7 +890,12 @@ fn assemble(
             }
         })
         .collect();
-    let last = epochs.last();
+    // Aborted: the last epoch evaluated so far.
+    let last = if aborted {
+        epochs.iter().rev().find(|e| e.test_accuracy.is_some())
+    } else {
+        epochs.last()
+    };
     let final_accuracy = last.and_then(|e| e.test_accuracy).unwrap_or(0.0);
     let dev_acc: Vec<f64> = last
         .map(|e| e.device_test_accuracy.iter().flatten().copied().collect())
@@ -605,7 +905,13 @@ fn assemble(
     } else {
         dev_acc.iter().sum::<f64>() / dev_acc.len() as f64
     };
-    let weights_hash = if devs.iter().all(|d| d.params.is_some()) {
+    let all_weights = devs.iter().all(|d| d.params.is_some());
+    let status = match (aborted, all_weights) {
+        (true, _) => RunStatus::Aborted,
+        (false, true) => RunStatus::Completed,
+        (false, false) => RunStatus::Incomplete,
+    };
+    let weights_hash = if !aborted && all_weights {
         let specs: Vec<_> = (0..n).filter_map(|d| exp.device_spec(d).ok()).collect();
         let views: Vec<_> = specs
             .iter()
@@ -732,8 +1038,11 @@ fn assemble(
         config_hash: a.config_hash,
         seed: cfg.training.seed,
         devices: n,
+        status,
+        abort_reason: a.abort_reason,
         rounds: a.rounds,
-        completed: a.all_rounds && devs.iter().all(|d| d.params.is_some()),
+        rounds_planned: a.rounds_planned,
+        completed: status == RunStatus::Completed,
         epochs,
         final_accuracy,
         final_device_accuracy,

@@ -88,7 +88,7 @@ pub fn run_sizes(
         if interrupted.load(std::sync::atomic::Ordering::SeqCst) {
             bail!("interrupted");
         }
-        let r = run_cluster(
+        let o = run_cluster(
             &e,
             &p,
             RunSetup {
@@ -98,7 +98,18 @@ pub fn run_sizes(
             },
             &mut |pr| on_progress(n, pr),
         )?;
-        reports.push(r);
+        if let Some(why) = &o.report.abort_reason {
+            bail!(
+                "{n} devices: run aborted after {} of {} rounds: {why} (report in {})",
+                o.report.rounds,
+                o.report.rounds_planned,
+                o.dir.display()
+            );
+        }
+        if let Some(e) = o.unwritten.first() {
+            bail!("{n} devices: the report could not be written: {e}");
+        }
+        reports.push((o.report, o.dir));
     }
     Ok(reports)
 }

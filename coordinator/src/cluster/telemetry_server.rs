@@ -3,7 +3,7 @@
 //! [`Event`]s for the run loop.
 
 use std::collections::HashMap;
-use std::io::BufReader;
+use std::io::{BufReader, ErrorKind};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
@@ -60,7 +60,26 @@ impl TelemetryServer {
         };
         let w = writers.clone();
         std::thread::spawn(move || {
-            for stream in listener.incoming().map_while(Result::ok) {
+            loop {
+                let stream = match listener.accept() {
+                    Ok((stream, _)) => stream,
+                    // A stop and continue, or a connection that died in
+                    // the backlog: keep listening.
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            ErrorKind::Interrupted | ErrorKind::ConnectionAborted
+                        ) =>
+                    {
+                        continue;
+                    }
+                    // Out of descriptors or the like: passing, so retry.
+                    Err(e) => {
+                        tracing::warn!("telemetry accept: {e}");
+                        std::thread::sleep(std::time::Duration::from_millis(100));
+                        continue;
+                    }
+                };
                 let (tx, w, plan) = (tx.clone(), w.clone(), plan.clone());
                 std::thread::spawn(move || serve(stream, tx, w, plan, n_devices));
             }

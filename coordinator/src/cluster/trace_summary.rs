@@ -52,18 +52,39 @@ impl TraceSummary {
 }
 
 /// Reads `path`; `devices` devices are nodes 1..=devices; logits are due
-/// in rounds `1..=items`.
-pub fn summarize(path: &Path, devices: usize, items: u64) -> Result<TraceSummary> {
+/// in rounds `1..=items`. With `partial_tail` (an aborted run: the relay
+/// may have been killed mid-write), a last line without its newline that is
+/// not JSON is left out; anywhere else it is an error naming the line.
+pub fn summarize(
+    path: &Path,
+    devices: usize,
+    items: u64,
+    partial_tail: bool,
+) -> Result<TraceSummary> {
     let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut s = TraceSummary {
         missed: vec![Vec::new(); devices],
         ..TraceSummary::default()
     };
     let mut contributed = vec![false; devices];
-    for (i, line) in BufReader::new(f).lines().enumerate() {
-        let line = line.with_context(|| format!("reading {}", path.display()))?;
-        let v: serde_json::Value = serde_json::from_str(&line)
-            .with_context(|| format!("{}:{}: not JSON", path.display(), i + 1))?;
+    let mut reader = BufReader::new(f);
+    let mut raw = Vec::new();
+    for i in 0.. {
+        raw.clear();
+        let n = reader
+            .read_until(b'\n', &mut raw)
+            .with_context(|| format!("reading {}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        let complete = raw.ends_with(b"\n");
+        let v: serde_json::Value = match serde_json::from_slice(&raw) {
+            Ok(v) => v,
+            Err(_) if partial_tail && !complete => break,
+            Err(e) => {
+                return Err(e).with_context(|| format!("{}:{}: not JSON", path.display(), i + 1));
+            }
+        };
         if let Some(d) = v.get("drops").and_then(|d| d.as_object()) {
             s.relay_drops = Some(
                 d.iter()
@@ -181,7 +202,7 @@ mod tests {
             r#"{"drops":{"too_large":2,"stale_round":0,"rounds":2}}"#,
         ];
         std::fs::write(&p, lines.join("\n")).unwrap();
-        let s = summarize(&p, 2, 1).unwrap();
+        let s = summarize(&p, 2, 1, false).unwrap();
         assert_eq!(
             (s.rounds, s.messages, s.timed_out, s.flood_us),
             (2, 2, 1, 300)
@@ -195,5 +216,21 @@ mod tests {
         assert_eq!(s.faults[0].round, 1);
         assert_eq!(s.radio(1, 10).on_us, 50);
         assert_eq!(s.relay_drops, Some(vec![("too_large".to_string(), 2)]));
+    }
+
+    #[test]
+    fn a_partial_last_line_is_left_out_only_when_allowed() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("trace.jsonl");
+        let round = r#"{"round":0,"duration_us":100,"messages":[],"radio":[[1,1,0,0]]}"#;
+        std::fs::write(&p, format!("{round}\n{{\"round\":1,\"dur")).unwrap();
+        let s = summarize(&p, 0, 1, true).unwrap();
+        assert_eq!((s.rounds, s.flood_us), (1, 100));
+        let e = format!("{:#}", summarize(&p, 0, 1, false).unwrap_err());
+        assert!(e.contains("trace.jsonl:2: not JSON"), "{e}");
+        // A complete line that is not JSON is an error either way.
+        std::fs::write(&p, format!("{round}\nnot json\n{round}\n")).unwrap();
+        let e = format!("{:#}", summarize(&p, 0, 1, true).unwrap_err());
+        assert!(e.contains("trace.jsonl:2: not JSON"), "{e}");
     }
 }

@@ -44,7 +44,11 @@
 //!    as all of them have sent it — or, if some never do,
 //!    [`RelayOptions::round_timeout`] after it opened (counted in `timeouts`
 //!    and marked `timed_out` in the trace: only then can timing change the
-//!    result). The expected nodes whose marker never came are the trace
+//!    result). The timeout counts only time the relay ran: while a round is
+//!    open the relay wakes at least every [`TICK`], so a longer gap between
+//!    two turns of its loop (the relay was stopped — Ctrl-Z, `kill -STOP` —
+//!    or starved of the CPU) postpones the deadline by that gap, and what
+//!    the nodes sent meanwhile is read before the round can time out. The expected nodes whose marker never came are the trace
 //!    line's `missing`, and become **silent**: no later round waits for them,
 //!    so a killed node costs one timeout, not one per round. A silent node
 //!    stays registered — it still gets deliveries and end-of-round markers,
@@ -110,6 +114,9 @@
 //! send errors, timeouts and silenced nodes are only in the `status`
 //! reply). `status` writes nothing to the trace, so polling it never changes
 //! the file: the same seed, config and inputs give a byte-identical file.
+//! A failed trace write (a full disk) stops the relay at once with an error
+//! naming the file and the OS error: a trace with rounds missing would make
+//! every figure drawn from it wrong.
 
 pub mod control;
 mod counters;
@@ -164,6 +171,14 @@ pub const STATUS_MAX_PAIRS: usize = 500;
 
 /// A `status` reply is never longer than this (it must fit one datagram).
 pub const STATUS_MAX_BYTES: usize = 60_000;
+
+/// While a round is open the relay's loop turns at least this often.
+pub const TICK: Duration = Duration::from_millis(100);
+
+/// A gap between two turns of the relay's loop longer than this, while a
+/// round is open, is time the relay did not run: it does not count toward
+/// the round's timeout.
+pub const STALL: Duration = Duration::from_millis(300);
 
 /// The largest UDP payload over IPv4 (65,535 − 8 − 20 bytes): the relay
 /// sends nothing longer.
@@ -266,6 +281,8 @@ struct OpenRound {
     msgs: Vec<Submission>,
     done: Vec<bool>,
     deadline: Instant,
+    /// The last turn of the relay's loop while this round was open.
+    turned: Instant,
 }
 
 /// A closed round's datagrams (deliveries, then end-of-round markers),
@@ -302,6 +319,8 @@ struct State {
     queued: Vec<Fault>,
     pair_counts: Vec<u64>,
     trace: Option<BufWriter<File>>,
+    /// The first failed trace write: the serve loop ends with it.
+    trace_failed: Option<RelayError>,
     /// A `shutdown` command came: the serve loop ends after its reply.
     shutdown_requested: bool,
 }
@@ -399,7 +418,11 @@ impl Relay {
         let mut buf = vec![0u8; 65_536];
         let mut cbuf = vec![0u8; CONTROL_BUF_LEN];
         loop {
+            self.st.discount_stall(Instant::now());
             self.run_due().await;
+            if let Some(e) = self.st.trace_failed.take() {
+                return Err(e);
+            }
             let ev = tokio::select! {
                 biased;
                 _ = &mut shutdown => Event::Shutdown,
@@ -418,6 +441,9 @@ impl Relay {
                 Event::Data(n, a) => {
                     if let Some((to, ack)) = self.st.on_data(&buf[..n], a) {
                         self.send(to, &ack).await;
+                    }
+                    if let Some(e) = self.st.trace_failed.take() {
+                        return Err(e);
                     }
                 }
                 Event::Control(n, a) => {
@@ -502,17 +528,34 @@ impl State {
             queued: Vec::new(),
             pair_counts: vec![0; nodes * nodes],
             trace,
+            trace_failed: None,
             shutdown_requested: false,
         }
     }
 
+    /// Takes a gap in the loop's turns while a round is open (longer than
+    /// [`STALL`]: the relay was stopped or starved) out of the round's
+    /// timeout, so nodes are not declared silent for time the relay did not
+    /// run.
+    fn discount_stall(&mut self, now: Instant) {
+        if let Some(o) = &mut self.open {
+            let gap = now.saturating_duration_since(o.turned);
+            if gap > STALL {
+                o.deadline += gap - TICK;
+                tracing::debug!("round {}: relay stalled {gap:?}", o.round);
+            }
+            o.turned = now;
+        }
+    }
+
     /// When the event loop must wake up without a datagram: the open round's
-    /// deadline or the outbox's pacing time (never both: no round opens
-    /// while the outbox is full).
+    /// deadline (at least every [`TICK`], so a stall can be told from a
+    /// wait) or the outbox's pacing time (never both: no round opens while
+    /// the outbox is full).
     fn next_wake(&self) -> Option<Instant> {
         match (&self.open, &self.outbox) {
             (_, Some(o)) => Some(o.due),
-            (Some(o), None) => Some(o.deadline),
+            (Some(o), None) => Some(o.deadline.min(Instant::now() + TICK)),
             (None, None) => None,
         }
     }
@@ -747,11 +790,13 @@ impl State {
                 Err(e) => tracing::warn!("round {r}: live fault {f:?}: {e}"),
             }
         }
+        let now = Instant::now();
         self.open = Some(OpenRound {
             round: r,
             msgs: Vec::new(),
             done: vec![false; self.nodes],
-            deadline: Instant::now() + self.opts.round_timeout,
+            deadline: now + self.opts.round_timeout,
+            turned: now,
         });
         for i in items {
             self.place(r, i);
@@ -887,10 +932,26 @@ impl State {
         // Per round, so a process that shares the file (`rocknet serve` in
         // another container) reads whole rounds while the relay runs.
         if let Some(t) = &mut self.trace
-            && t.flush().is_err()
+            && let Err(e) = t.flush()
         {
-            tracing::warn!("trace flush failed; trace disabled");
-            self.trace = None;
+            self.fail_trace(e);
+        }
+    }
+
+    /// Records the first failed trace write (the serve loop ends with it)
+    /// and writes no more.
+    fn fail_trace(&mut self, source: std::io::Error) {
+        self.trace = None;
+        if self.trace_failed.is_none() {
+            let path = self
+                .opts
+                .trace
+                .as_deref()
+                .unwrap_or(std::path::Path::new("?"));
+            self.trace_failed = Some(RelayError::Io {
+                context: format!("writing the trace {}", path.display()),
+                source,
+            });
         }
     }
 
@@ -925,10 +986,11 @@ impl State {
 
     fn write_trace<T: Serialize>(&mut self, line: &T) {
         if let Some(t) = &mut self.trace {
-            let ok = serde_json::to_writer(&mut *t, line).is_ok() && t.write_all(b"\n").is_ok();
-            if !ok {
-                tracing::warn!("trace write failed; trace disabled");
-                self.trace = None;
+            let written = serde_json::to_writer(&mut *t, line)
+                .map_err(std::io::Error::from)
+                .and_then(|()| t.write_all(b"\n"));
+            if let Err(e) = written {
+                self.fail_trace(e);
             }
         }
     }
@@ -937,10 +999,12 @@ impl State {
     fn write_drops(&mut self) -> Result<(), RelayError> {
         let v = serde_json::json!({ "drops": self.counters.trace_json() });
         self.write_trace(&v);
-        if let Some(t) = &mut self.trace {
-            t.flush().map_err(io_err("flushing the trace"))?;
+        if let Some(t) = &mut self.trace
+            && let Err(e) = t.flush()
+        {
+            self.fail_trace(e);
         }
-        Ok(())
+        self.trace_failed.take().map_or(Ok(()), Err)
     }
 
     fn on_control(&mut self, bytes: &[u8]) -> String {

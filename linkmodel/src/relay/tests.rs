@@ -280,3 +280,67 @@ fn a_control_datagram_that_fills_the_buffer_is_refused() {
     let e = control_datagram(&buf, CONTROL_BUF_LEN).unwrap_err();
     assert!(e.starts_with("error:") && e.contains("truncated"), "{e}");
 }
+
+#[test]
+fn a_stall_of_the_relay_does_not_count_toward_the_round_timeout() {
+    let opts = RelayOptions {
+        round_timeout: Duration::from_secs(1),
+        ..RelayOptions::default()
+    };
+    let mut st = state(2, opts);
+    for i in 0..3 {
+        register(&mut st, i);
+    }
+    st.on_data(&beacon(0), addr(0));
+    let (opened, deadline) = {
+        let o = st.open.as_ref().expect("round 0 open");
+        (o.turned, o.deadline)
+    };
+    // Turns at most a tick apart: the relay ran, the deadline stands.
+    st.discount_stall(opened + TICK);
+    assert_eq!(st.open.as_ref().unwrap().deadline, deadline);
+    // The relay was stopped for 2 s: the deadline moves by the gap less
+    // the tick the relay would have waited anyway.
+    let resumed = opened + TICK + Duration::from_secs(2);
+    st.discount_stall(resumed);
+    assert_eq!(
+        st.open.as_ref().unwrap().deadline,
+        deadline + Duration::from_secs(2) - TICK
+    );
+    // The markers sent meanwhile are read before the deadline: no timeout.
+    for i in 0..3 {
+        marker(&mut st, i, 0);
+    }
+    assert!(st.open.is_none(), "round 0 closed");
+    assert_eq!((st.counters.timeouts, st.counters.silenced), (0, 0));
+}
+
+#[test]
+fn a_failed_trace_write_is_an_error_naming_the_file_and_the_os_error() {
+    // /dev/full: every write fails with ENOSPC, as on a full disk.
+    let path = std::path::PathBuf::from("/dev/full");
+    let trace = BufWriter::new(File::create(&path).expect("/dev/full"));
+    let cfg: LinkModelConfig =
+        toml::from_str("[topology]\nkind = \"line\"\ndevices = 1\nprr = 1.0\n").unwrap();
+    let opts = RelayOptions {
+        trace: Some(path),
+        ..RelayOptions::default()
+    };
+    let mut st = State::new(cfg.build().unwrap(), opts, Some(trace));
+    for i in 0..2 {
+        register(&mut st, i);
+    }
+    assert!(st.trace_failed.is_none());
+    st.on_data(&beacon(0), addr(0));
+    marker(&mut st, 0, 0);
+    marker(&mut st, 1, 0);
+    // The round closed and its trace line could not be written.
+    assert_eq!(st.last_closed, Some(0));
+    let e = st.trace_failed.take().expect("the failed write is kept");
+    let msg = e.to_string();
+    assert!(msg.contains("writing the trace /dev/full"), "{msg}");
+    assert!(msg.contains("os error 28"), "{msg}");
+    // No more writes are tried, and shutdown reports no second error.
+    assert!(st.trace.is_none());
+    assert!(st.write_drops().is_ok());
+}
