@@ -38,6 +38,7 @@ fn cell(s: &str) -> String {
 pub fn summary_markdown(r: &RunReport) -> String {
     let mut s = String::new();
     headline(&mut s, r);
+    inputs(&mut s, r);
     devices(&mut s, r);
     energy(&mut s, r);
     faults(&mut s, r);
@@ -109,6 +110,26 @@ fn headline(s: &mut String, r: &RunReport) {
         r.seed,
         r.config_hash
     );
+}
+
+/// The input findings: a class without training series as a warning, the
+/// rest as notes.
+fn inputs(s: &mut String, r: &RunReport) {
+    let lines = r.inputs.console_lines();
+    if lines.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "\n## Inputs\n");
+    for line in lines {
+        match line.strip_prefix("warning: ") {
+            Some(w) => {
+                let _ = writeln!(s, "- **Warning:** {w}");
+            }
+            None => {
+                let _ = writeln!(s, "- {}", line.strip_prefix("note: ").unwrap_or(&line));
+            }
+        }
+    }
 }
 
 fn devices(s: &mut String, r: &RunReport) {

@@ -698,6 +698,7 @@ fn assemble(
             0.0
         },
         network,
+        inputs: exp.inputs.clone(),
         wall_seconds: a.wall_seconds,
         rounds_per_second: if a.wall_seconds > 0.0 {
             a.rounds as f64 / a.wall_seconds
