@@ -82,6 +82,14 @@ impl Int8ScaleSetting {
         *self == Self::Max
     }
 
+    /// As a config spells it: `"max"` or `{ quantile = 0.999 }`.
+    pub fn as_toml(&self) -> String {
+        match self {
+            Self::Max => "\"max\"".into(),
+            Self::Quantile(q) => format!("{{ quantile = {q} }}"),
+        }
+    }
+
     /// As the reports spell it: `max` or `quantile 0.999`.
     pub fn describe(&self) -> String {
         match self {

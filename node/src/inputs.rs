@@ -169,14 +169,14 @@ fn degenerate_scale_message(config: &ExperimentConfig, train: &Dataset, fit: &In
         }
     };
     format!(
-        "{}:{}: series {}, channel {}, value {} is {:e}, the largest |x| of the training set; with input = \"int8\" and int8_scale = {} the scale 127 / {:e} puts 99 % of the nonzero training values (|x| ≤ {}) on fewer than {MIN_RESOLUTION_STEPS} of the 127 int8 steps (step {:.3}), so the input would be all but erased. Correct the value, {remedy} in {}, or use `model.input = \"f32\"`.",
+        "{}:{}: series {}, channel {}, value {} is {:e}, the largest |x| of the training set; with `model.input = \"int8\"` and `model.int8_scale = {}` the scale 127 / {:e} puts 99 % of the nonzero training values (|x| ≤ {}) on fewer than {MIN_RESOLUTION_STEPS} of the 127 int8 steps (step {:.3}), so the input would be all but erased. Correct the value, {remedy} in {}, or use `model.input = \"f32\"`.",
         printable(&config.dataset.train.display().to_string()),
         train.lines.get(series).copied().unwrap_or(0),
         series + 1,
         channel + 1,
         t + 1,
         fit.largest.value,
-        config.model.int8_scale.describe(),
+        config.model.int8_scale.as_toml(),
         fit.reference_abs,
         fit.q99_abs,
         fit.resolution_steps(),
