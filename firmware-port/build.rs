@@ -17,10 +17,10 @@ use std::path::{Path, PathBuf};
 use std::{env, fs};
 
 use rocknet_core::classifier::DeviceSpec;
+use rocknet_core::int8_fit::{Int8Fit, Int8ScaleRule};
 use rocknet_core::memory::BufferLens;
 use rocknet_core::optim::{AdamConfig, OptimizerKind};
 use rocknet_core::record::{Record, RecordHeader, encode_record};
-use rocknet_core::int8_fit::{Int8Fit, Int8ScaleRule};
 use rocknet_core::series::InputKind;
 use rocknet_core::wire::{self, SampleEncoding};
 
@@ -140,7 +140,9 @@ fn int8_scale_rule(t: &toml::Table) -> Int8ScaleRule {
         Some(v) if v.as_str() == Some("max") => Int8ScaleRule::MaxAbs,
         Some(v) => match v.get("quantile").and_then(toml::Value::as_float) {
             Some(q) if q > 0.0 && q <= 1.0 => Int8ScaleRule::Quantile(q),
-            _ => panic!("nrf52840.toml: `int8_scale` must be \"max\" or {{ quantile = q }}, 0 < q <= 1"),
+            _ => panic!(
+                "nrf52840.toml: `int8_scale` must be \"max\" or {{ quantile = q }}, 0 < q <= 1"
+            ),
         },
     }
 }

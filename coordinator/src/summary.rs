@@ -282,6 +282,48 @@ mod tests {
     }
 
     #[test]
+    fn input_findings_are_in_the_summary() {
+        use rocknet_node::inputs::{InputReport, Int8Report, ShortSeries};
+        let mut r = sample_report();
+        assert!(!summary_markdown(&r).contains("## Inputs"));
+        r.inputs = InputReport {
+            classes_without_training_series: vec!["c".into()],
+            short_series: Some(ShortSeries {
+                train_series: 3,
+                test_series: 2,
+                shortest: 7,
+                padded_length: 9,
+            }),
+            int8: Some(Int8Report {
+                rule: "quantile 0.999".into(),
+                reference_abs: 2.0,
+                per_unit: 63.5,
+                resolution_steps: 120.0,
+                clipped_train_values: 4,
+                clipped_test_values: 5,
+            }),
+        };
+        let md = summary_markdown(&r);
+        assert!(
+            md.contains("## Inputs\n\n- **Warning:** class(es) `c` declared by the training file have no training series"),
+            "{md}"
+        );
+        assert!(md.contains("- 3 training and 2 test series are shorter than MiniRocket's 9-point kernel (shortest: 7); zero-padded at the end to length 9\n"), "{md}");
+        assert!(md.contains("- int8 input: scale 127 / 2 (int8_scale = quantile 0.999); the 99th percentile of |x| falls on step 120.0 of 127; clipped to ±127: 4 training and 5 test values\n"), "{md}");
+        // The findings come right after the headline table.
+        assert!(md.find("## Inputs") < md.find("## Devices"));
+    }
+
+    #[test]
+    fn a_report_without_inputs_still_reads() {
+        let r = sample_report();
+        let mut v = serde_json::to_value(&r).unwrap();
+        v.as_object_mut().unwrap().remove("inputs");
+        let back: RunReport = serde_json::from_value(v).unwrap();
+        assert_eq!(back.inputs, Default::default());
+    }
+
+    #[test]
     fn no_faults_says_none() {
         let mut r = sample_report();
         r.network.faults.clear();

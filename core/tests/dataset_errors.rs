@@ -372,8 +372,14 @@ fn non_finite_values_are_refused_with_file_and_line() {
         assert!(names_line(&msg, "nonfinite.ts", 4), "{text}: {msg}");
         assert!(msg.contains(text), "{text}: {msg}");
         match kind {
-            "finite" => assert!(matches!(e, DatasetError::NonNumeric { .. }), "{text}: {e:?}"),
-            _ => assert!(matches!(e, DatasetError::MissingValue { .. }), "{text}: {e:?}"),
+            "finite" => assert!(
+                matches!(e, DatasetError::NonNumeric { .. }),
+                "{text}: {e:?}"
+            ),
+            _ => assert!(
+                matches!(e, DatasetError::MissingValue { .. }),
+                "{text}: {e:?}"
+            ),
         }
     }
 }

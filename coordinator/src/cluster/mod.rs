@@ -723,24 +723,25 @@ mod tests {
     fn concurrent_runs_get_distinct_directories() {
         let out = std::env::temp_dir().join(format!("rocknet-rundir-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&out);
-        let threads: Vec<_> = (0..8)
-            .map(|_| {
-                let out = out.clone();
-                std::thread::spawn(move || {
-                    (0..25)
-                        .map(|_| super::run_dir(&out, "same").unwrap())
-                        .collect::<Vec<_>>()
+        // Rounds of 16 threads released together, each claiming one directory.
+        let mut dirs = Vec::new();
+        for _ in 0..40 {
+            let start = std::sync::Arc::new(std::sync::Barrier::new(16));
+            let threads: Vec<_> = (0..16)
+                .map(|_| {
+                    let (out, start) = (out.clone(), start.clone());
+                    std::thread::spawn(move || {
+                        start.wait();
+                        super::run_dir(&out, "same").unwrap()
+                    })
                 })
-            })
-            .collect();
-        let mut dirs: Vec<_> = threads
-            .into_iter()
-            .flat_map(|t| t.join().unwrap())
-            .collect();
+                .collect();
+            dirs.extend(threads.into_iter().map(|t| t.join().unwrap()));
+        }
         assert!(dirs.iter().all(|d| d.join("logs").is_dir()));
         dirs.sort();
         dirs.dedup();
-        assert_eq!(dirs.len(), 200, "two runs were given one directory");
+        assert_eq!(dirs.len(), 640, "two runs were given one directory");
         let _ = std::fs::remove_dir_all(&out);
     }
 
