@@ -601,3 +601,48 @@ fn origin_of(tree: &config::Value, path: &str) -> Option<String> {
     }
     v.origin().map(str::to_owned)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_int8_scale_leaves_the_config_json_unchanged() {
+        // The config hash is over this JSON: a config without `int8_scale`
+        // keeps the hash it had before the field existed.
+        let json = serde_json::to_value(ModelSection::default()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"num_features": 10000, "max_dilations_per_kernel": 32, "input": "f32"})
+        );
+        let q = ModelSection {
+            int8_scale: Int8ScaleSetting::Quantile(0.999),
+            ..ModelSection::default()
+        };
+        let json = serde_json::to_value(&q).unwrap();
+        assert_eq!(json["int8_scale"], serde_json::json!({"quantile": 0.999}));
+        assert_eq!(serde_json::from_value::<ModelSection>(json).unwrap(), q);
+    }
+
+    #[test]
+    fn environment_text_replaces_a_parsed_number_only_where_text_is_wanted() {
+        let env = |field: &str, value: &str| EnvOverride {
+            field: field.into(),
+            variable: format!("ROCKNET__{}", field.to_uppercase().replace('.', "__")),
+            value: value.into(),
+        };
+        let base = serde_json::json!({"name": 2024, "dataset": {"train": "a", "test": "b"}});
+        let cfg = deserialize_strictly(base.clone(), &[env("name", "2024")]).unwrap();
+        assert_eq!(cfg.name, "2024");
+        // Not from the environment: the type error stands.
+        let (field, message) = deserialize_strictly(base, &[]).unwrap_err();
+        assert_eq!(field, "name");
+        assert!(message.contains("integer `2024`"), "{message}");
+        // From the environment but still wrong as text: the first error stands.
+        let bad = serde_json::json!({"name": "t", "dataset": {"train": "a", "test": "b"}, "training": {"epochs": 1.5}});
+        let (field, message) =
+            deserialize_strictly(bad, &[env("training.epochs", "1.5")]).unwrap_err();
+        assert_eq!(field, "training.epochs");
+        assert!(message.contains("floating point `1.5`"), "{message}");
+    }
+}

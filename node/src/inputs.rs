@@ -68,7 +68,7 @@ impl InputReport {
                 .map(|c| format!("`{}`", printable(c)))
                 .collect();
             lines.push(format!(
-                "warning: class(es) {} declared by the training file have no training series: the model cannot learn them, and their test series count as errors",
+                "warning: class(es) {} declared by the training file have no training series: the model cannot learn them, and their test series (if any) count as errors",
                 names.join(", ")
             ));
         }
