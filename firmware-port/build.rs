@@ -17,10 +17,11 @@ use std::path::{Path, PathBuf};
 use std::{env, fs};
 
 use rocknet_core::classifier::DeviceSpec;
+use rocknet_core::int8_fit::{Int8Fit, Int8ScaleRule};
 use rocknet_core::memory::BufferLens;
 use rocknet_core::optim::{AdamConfig, OptimizerKind};
 use rocknet_core::record::{Record, RecordHeader, encode_record};
-use rocknet_core::series::{InputKind, Int8Scale};
+use rocknet_core::series::InputKind;
 use rocknet_core::wire::{self, SampleEncoding};
 
 fn main() {
@@ -131,6 +132,21 @@ fn text<'a>(t: &'a toml::Table, key: &str) -> &'a str {
         .unwrap_or_else(|| panic!("nrf52840.toml: `{key}` must be a string"))
 }
 
+/// `int8_scale`: `"max"` (also when absent) or `{ quantile = q }`, as in an
+/// experiment config.
+fn int8_scale_rule(t: &toml::Table) -> Int8ScaleRule {
+    match t.get("int8_scale") {
+        None => Int8ScaleRule::MaxAbs,
+        Some(v) if v.as_str() == Some("max") => Int8ScaleRule::MaxAbs,
+        Some(v) => match v.get("quantile").and_then(toml::Value::as_float) {
+            Some(q) if q > 0.0 && q <= 1.0 => Int8ScaleRule::Quantile(q),
+            _ => panic!(
+                "nrf52840.toml: `int8_scale` must be \"max\" or {{ quantile = q }}, 0 < q <= 1"
+            ),
+        },
+    }
+}
+
 /// A plan record (no rounds) for the device `path` describes.
 fn plan_record(path: &Path) -> Vec<u8> {
     let t: toml::Table = fs::read_to_string(path)
@@ -141,8 +157,12 @@ fn plan_record(path: &Path) -> Vec<u8> {
     let (train_path, test_path) = (dir.join(text(&t, "train")), dir.join(text(&t, "test")));
     println!("cargo:rerun-if-changed={}", train_path.display());
     println!("cargo:rerun-if-changed={}", test_path.display());
-    let (train, test) = rocknet_core::dataset::load_split(&train_path, &test_path)
+    let (mut train, mut test) = rocknet_core::dataset::load_split(&train_path, &test_path)
         .unwrap_or_else(|e| panic!("nrf52840.toml datasets: {e}"));
+    // As the host does: series shorter than the kernel are zero-padded.
+    let length = train.length.max(rocknet_core::minirocket::KERNEL_LENGTH);
+    train.pad_to(length).expect("pad the training set");
+    test.pad_to(length).expect("pad the test set");
     let num_features = int(&t, "num_features") as usize;
     let max_dil = int(&t, "max_dilations_per_kernel") as usize;
     let (devices, device) = (int(&t, "devices") as usize, int(&t, "device") as usize);
@@ -196,7 +216,7 @@ fn plan_record(path: &Path) -> Vec<u8> {
     match input {
         InputKind::F32 => encode_record(&header, (sets.0.0, sets.0.1), (sets.1.0, sets.1.1), &[]),
         InputKind::Int8 => {
-            let scale = Int8Scale::from_values(&train.values);
+            let scale = Int8Fit::new(&train.values, int8_scale_rule(&t)).scale;
             let q = |v: &[f32]| {
                 let mut o = vec![0i8; v.len()];
                 scale.quantize_into(v, &mut o);

@@ -421,6 +421,9 @@ fn run_and_print(
         exp.config.network.missing.as_str(),
         t.seed,
     ));
+    for line in exp.inputs.console_lines() {
+        say(&line);
+    }
     let interrupted = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     {
         let flag = interrupted.clone();
@@ -546,6 +549,11 @@ fn run_and_print(
     for e in &outcome.unwritten {
         eprintln!("error: the report could not be written: {e}");
     }
+    for line in report.inputs.console_lines() {
+        if line.starts_with("warning:") {
+            say(&line);
+        }
+    }
     say(&format!("results: {}", dir.display()));
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -606,6 +614,9 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
         }
     };
     say(&header);
+    for line in exp.inputs.console_lines() {
+        say(&line);
+    }
     let bar = ProgressBar::new(t.epochs as u64).with_style(
         ProgressStyle::with_template(
             "{bar:40} epoch {pos}/{len} {msg} [{elapsed_precise}, eta {eta}]",
@@ -656,6 +667,11 @@ fn train_cmd(args: TrainArgs) -> Result<()> {
         report.max_device_memory_bytes,
         report.max_device_memory_bytes as f64 / 1024.0
     ));
+    for line in report.inputs.console_lines() {
+        if line.starts_with("warning:") {
+            say(&line);
+        }
+    }
     if report.saturated_logits > 0 {
         say(&format!(
             "warning: {} partial logits saturated at the i32 range",

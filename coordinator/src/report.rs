@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use crate::experiment::Experiment;
 use crate::train::{DeviceSummary, EpochRecord, TrainOutcome};
+use rocknet_node::inputs::InputReport;
 
 /// One device's memory, flattened for JSON.
 #[derive(Debug, Clone, Serialize)]
@@ -79,6 +80,9 @@ pub struct TrainReport {
     pub feature_seconds: f64,
     /// Seconds spent training and evaluating.
     pub train_seconds: f64,
+    /// What preparing the inputs found or changed (padding, classes without
+    /// training series, int8 scale and clipping).
+    pub inputs: InputReport,
 }
 
 impl TrainReport {
@@ -109,6 +113,7 @@ impl TrainReport {
             memory,
             feature_seconds: out.feature_seconds,
             train_seconds: out.train_seconds,
+            inputs: exp.inputs.clone(),
         }
     }
 }

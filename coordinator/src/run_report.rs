@@ -3,6 +3,7 @@
 //! alone (`rocknet report <run dir>`).
 
 use rocknet_node::config::ExperimentConfig;
+use rocknet_node::inputs::InputReport;
 use rocknet_node::telemetry::MemoryReport;
 use serde::{Deserialize, Serialize};
 
@@ -238,6 +239,10 @@ pub struct RunReport {
     pub rounds_per_second: f64,
     /// Emulated time / wall time.
     pub emulated_over_wall: f64,
+    /// What preparing the inputs found or changed (padding, classes without
+    /// training series, int8 scale and clipping).
+    #[serde(default)]
+    pub inputs: InputReport,
 }
 
 impl RunReport {

@@ -39,6 +39,7 @@ pub fn summary_markdown(r: &RunReport) -> String {
     let mut s = String::new();
     headline(&mut s, r);
     drops(&mut s, r);
+    inputs(&mut s, r);
     devices(&mut s, r);
     energy(&mut s, r);
     faults(&mut s, r);
@@ -183,6 +184,26 @@ fn headline(s: &mut String, r: &RunReport) {
         r.seed,
         r.config_hash
     );
+}
+
+/// The input findings: a class without training series as a warning, the
+/// rest as notes.
+fn inputs(s: &mut String, r: &RunReport) {
+    let lines = r.inputs.console_lines();
+    if lines.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "\n## Inputs\n");
+    for line in lines {
+        match line.strip_prefix("warning: ") {
+            Some(w) => {
+                let _ = writeln!(s, "- **Warning:** {w}");
+            }
+            None => {
+                let _ = writeln!(s, "- {}", line.strip_prefix("note: ").unwrap_or(&line));
+            }
+        }
+    }
 }
 
 fn devices(s: &mut String, r: &RunReport) {
@@ -375,6 +396,48 @@ mod tests {
             "**Aborted** after 17 of 40 rounds: the relay exited (signal: 9 (SIGKILL)). Every figure below covers only those rounds; the accuracy is the last one measured."
         );
         assert!(md.contains("| rounds | 17 of 40 (aborted) |"), "{md}");
+    }
+
+    #[test]
+    fn input_findings_are_in_the_summary() {
+        use rocknet_node::inputs::{InputReport, Int8Report, ShortSeries};
+        let mut r = sample_report();
+        assert!(!summary_markdown(&r).contains("## Inputs"));
+        r.inputs = InputReport {
+            classes_without_training_series: vec!["c".into()],
+            short_series: Some(ShortSeries {
+                train_series: 3,
+                test_series: 2,
+                shortest: 7,
+                padded_length: 9,
+            }),
+            int8: Some(Int8Report {
+                rule: "quantile 0.999".into(),
+                reference_abs: 2.0,
+                per_unit: 63.5,
+                resolution_steps: 120.0,
+                clipped_train_values: 4,
+                clipped_test_values: 5,
+            }),
+        };
+        let md = summary_markdown(&r);
+        assert!(
+            md.contains("## Inputs\n\n- **Warning:** class(es) `c` declared by the training file have no training series"),
+            "{md}"
+        );
+        assert!(md.contains("- 3 training and 2 test series are shorter than MiniRocket's 9-point kernel (shortest: 7); zero-padded at the end to length 9\n"), "{md}");
+        assert!(md.contains("- int8 input: scale 127 / 2 (int8_scale = quantile 0.999); the 99th percentile of |x| falls on step 120.0 of 127; clipped to ±127: 4 training and 5 test values\n"), "{md}");
+        // The findings come right after the headline table.
+        assert!(md.find("## Inputs") < md.find("## Devices"));
+    }
+
+    #[test]
+    fn a_report_without_inputs_still_reads() {
+        let r = sample_report();
+        let mut v = serde_json::to_value(&r).unwrap();
+        v.as_object_mut().unwrap().remove("inputs");
+        let back: RunReport = serde_json::from_value(v).unwrap();
+        assert_eq!(back.inputs, Default::default());
     }
 
     #[test]

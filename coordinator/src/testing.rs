@@ -79,6 +79,7 @@ pub(crate) fn sample_report() -> RunReport {
             network: Default::default(),
             energy: Default::default(),
             source: PathBuf::from("configs/toy.toml"),
+            env_overrides: Vec::new(),
         },
         config_hash: 0xabcd,
         seed: 0,
@@ -131,5 +132,6 @@ pub(crate) fn sample_report() -> RunReport {
         wall_seconds: 2.0,
         rounds_per_second: 20.0,
         emulated_over_wall: 12.04,
+        inputs: Default::default(),
     }
 }

@@ -20,6 +20,8 @@ pub mod classifier;
 pub mod cost;
 #[cfg(feature = "std")]
 pub mod dataset;
+#[cfg(feature = "alloc")]
+pub mod int8_fit;
 pub mod memory;
 pub mod minirocket;
 pub mod optim;

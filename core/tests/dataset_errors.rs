@@ -357,3 +357,56 @@ fn unsupported_headers() {
     );
     assert_eq!(load(f.path()).unwrap().len(), 1);
 }
+
+#[test]
+fn non_finite_values_are_refused_with_file_and_line() {
+    for (text, kind) in [
+        ("inf", "finite"),
+        ("-Infinity", "finite"),
+        ("3.5e38", "finite"), // beyond f32
+        ("nan", "missing"),
+        ("NaN", "missing"),
+    ] {
+        let body = format!("@classLabel true a b\n@data\n1,2,3:a\n4,{text},6:b\n");
+        let (e, msg) = load_err("nonfinite.ts", &body);
+        assert!(names_line(&msg, "nonfinite.ts", 4), "{text}: {msg}");
+        assert!(msg.contains(text), "{text}: {msg}");
+        match kind {
+            "finite" => assert!(
+                matches!(e, DatasetError::NonNumeric { .. }),
+                "{text}: {e:?}"
+            ),
+            _ => assert!(
+                matches!(e, DatasetError::MissingValue { .. }),
+                "{text}: {e:?}"
+            ),
+        }
+    }
+}
+
+#[test]
+fn quoted_file_content_is_escaped() {
+    // An escape sequence, a bell and a carriage return in a value and a label.
+    let (_, msg) = load_err("esc.txt", "1,2,3\n1,\u{1b}[2J\u{7}x\r,3\n");
+    assert!(!msg.chars().any(|c| c.is_control() && c != '\n'), "{msg:?}");
+    assert!(msg.contains("\\u{1b}[2J\\u{7}x"), "{msg}");
+    let train = TempFile::new("esc_tr.ts", b"@classLabel true a b\n@data\n1,2:a\n");
+    let test = TempFile::new("esc_te.txt", "\u{1b}]0;title\u{7},1,2\n".as_bytes());
+    let msg = load_split(train.path(), test.path())
+        .unwrap_err()
+        .to_string();
+    assert!(!msg.chars().any(char::is_control), "{msg:?}");
+    assert!(msg.contains("\\u{1b}]0;title\\u{7}"), "{msg}");
+}
+
+#[test]
+fn each_series_keeps_its_line() {
+    let f = TempFile::new(
+        "lines.ts",
+        b"# c\n@classLabel true a b\n@data\n1,2,3:a\n\n4,5,6:b\n7,8,9:a\n",
+    );
+    let d = load(f.path()).unwrap();
+    assert_eq!(d.lines, [4, 6, 7]);
+    let f = TempFile::new("lines.txt", b"a,1,2\n\nb,3,4\n");
+    assert_eq!(load(f.path()).unwrap().lines, [1, 3]);
+}

@@ -219,12 +219,16 @@ fn expected(spec: &Spec, name: &str, length: usize, classes: &[String]) -> Datas
         .iter()
         .map(|x| classes.iter().position(|c| *c == x.label).unwrap() as u16)
         .collect();
+    // `write` puts one series per line, after the header: the last lines.
+    let total = write(spec).lines().count();
+    let lines = (total + 1 - spec.series.len()..=total).collect();
     Dataset {
         name: name.to_string(),
         n_channels: spec.series[0].channels.len(),
         length,
         values,
         lengths,
+        lines,
         labels,
         class_names: classes.to_vec(),
     }

@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use rocknet_core::dataset::printable;
+use rocknet_core::int8_fit::Int8ScaleRule;
 use rocknet_core::minirocket::{MAX_DILATIONS, MAX_NUM_FEATURES};
 use rocknet_core::optim::{AdamConfig, OptimError, OptimizerKind};
 use rocknet_core::series::InputKind;
@@ -19,8 +21,9 @@ pub const MAX_EPOCHS: usize = 1_000_000;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file cannot be read or parsed, or a field has the wrong type or
-    /// name (the `config` crate's message names the key).
-    #[error("{}: {message}", path.display())]
+    /// name (the `config` crate's message names the key). Quoted file
+    /// content is shown through [`printable`].
+    #[error("{}: {}", printable(&path.display().to_string()), printable(.message))]
     Parse {
         /// The config file.
         path: PathBuf,
@@ -28,7 +31,7 @@ pub enum ConfigError {
         message: String,
     },
     /// A field has a value outside its domain.
-    #[error("{}: field `{field}`: {problem}", path.display())]
+    #[error("{}: field `{field}`: {}", printable(&path.display().to_string()), printable(.problem))]
     Invalid {
         /// The config file.
         path: PathBuf,
@@ -56,8 +59,53 @@ pub enum InputSetting {
     /// 32-bit floats.
     #[default]
     F32,
-    /// int8 with the training set's max |x| scale.
+    /// int8 with the scale of `model.int8_scale`.
     Int8,
+}
+
+/// How the int8 scale is chosen from the training set (`model.int8_scale`;
+/// only used with `input = "int8"`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Int8ScaleSetting {
+    /// `"max"`: 127 / max|x|; no training value clips.
+    #[default]
+    Max,
+    /// `{ quantile = 0.999 }`: 127 / that quantile of the nonzero |x|;
+    /// larger values clip to ±127 and are counted in the reports.
+    Quantile(f64),
+}
+
+impl Int8ScaleSetting {
+    /// True for the default (`"max"`).
+    pub fn is_max(&self) -> bool {
+        *self == Self::Max
+    }
+
+    /// As a config spells it: `"max"` or `{ quantile = 0.999 }`.
+    pub fn as_toml(&self) -> String {
+        match self {
+            Self::Max => "\"max\"".into(),
+            Self::Quantile(q) => format!("{{ quantile = {q} }}"),
+        }
+    }
+
+    /// As the reports spell it: `max` or `quantile 0.999`.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Max => "max".into(),
+            Self::Quantile(q) => format!("quantile {q}"),
+        }
+    }
+}
+
+impl From<Int8ScaleSetting> for Int8ScaleRule {
+    fn from(s: Int8ScaleSetting) -> Self {
+        match s {
+            Int8ScaleSetting::Max => Int8ScaleRule::MaxAbs,
+            Int8ScaleSetting::Quantile(q) => Int8ScaleRule::Quantile(q),
+        }
+    }
 }
 
 impl InputSetting {
@@ -90,6 +138,10 @@ pub struct ModelSection {
     pub max_dilations_per_kernel: usize,
     /// Sample encoding.
     pub input: InputSetting,
+    /// The int8 scale rule (left out of the config's JSON, and so of its
+    /// hash, when it is the default).
+    #[serde(skip_serializing_if = "Int8ScaleSetting::is_max")]
+    pub int8_scale: Int8ScaleSetting,
 }
 
 impl Default for ModelSection {
@@ -98,6 +150,7 @@ impl Default for ModelSection {
             num_features: 10_000,
             max_dilations_per_kernel: MAX_DILATIONS,
             input: InputSetting::F32,
+            int8_scale: Int8ScaleSetting::Max,
         }
     }
 }
@@ -217,6 +270,50 @@ pub struct ExperimentConfig {
     /// The file this was read from (set by [`ExperimentConfig::load`]).
     #[serde(skip)]
     pub source: PathBuf,
+    /// The fields set by `ROCKNET__…` variables (set by
+    /// [`ExperimentConfig::load`]; validation errors name the variable).
+    #[serde(skip)]
+    pub env_overrides: Vec<EnvOverride>,
+}
+
+/// A field set by an environment variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvOverride {
+    /// Dotted field name, e.g. `training.epochs`.
+    pub field: String,
+    /// The variable, as spelled in the environment.
+    pub variable: String,
+    /// Its text.
+    pub value: String,
+}
+
+impl EnvOverride {
+    /// The `ROCKNET__…` variables of this process's environment.
+    pub fn from_environment() -> Vec<Self> {
+        std::env::vars_os()
+            .filter_map(|(k, v)| {
+                let variable = k.into_string().ok()?;
+                let rest = variable
+                    .to_lowercase()
+                    .strip_prefix("rocknet__")?
+                    .to_owned();
+                Some(Self {
+                    field: rest.replace("__", "."),
+                    variable,
+                    value: v.to_string_lossy().into_owned(),
+                })
+            })
+            .collect()
+    }
+
+    /// `environment variable ROCKNET__X=v` (the value escaped).
+    pub fn describe(&self) -> String {
+        format!(
+            "environment variable {}={}",
+            printable(&self.variable),
+            printable(&self.value)
+        )
+    }
 }
 
 impl ExperimentConfig {
@@ -236,6 +333,7 @@ impl ExperimentConfig {
                 "no such config file".into()
             }));
         }
+        check_utf8(path).map_err(parse)?;
         // The `config` crate layers the file and the environment...
         let raw = config::Config::builder()
             .add_source(config::File::from(path).format(config::FileFormat::Toml))
@@ -248,16 +346,26 @@ impl ExperimentConfig {
             .build()
             .map_err(|e| parse(e.to_string()))?;
         let tree: config::Value = raw.try_deserialize().map_err(|e| parse(e.to_string()))?;
+        let env = EnvOverride::from_environment();
+        let origin = |field: &str| match env.iter().find(|o| o.field == field) {
+            Some(o) => format!(" (from {})", o.describe()),
+            None => origin_of(&tree, field)
+                .map(|o| format!(" (from {o})"))
+                .unwrap_or_default(),
+        };
+        // JSON has no NaN: it would read as "null, expected f32".
+        if let Some((field, v)) = first_non_finite(&tree, "") {
+            return Err(parse(format!(
+                "field `{field}`{}: {v} is not a finite number",
+                origin(&field)
+            )));
+        }
         // ...but its own deserializer converts loosely (1.5 → 2, true → 1),
         // so the merged tree is deserialized strictly, with the field's path.
-        let json = to_json(&tree);
-        let mut cfg: ExperimentConfig = serde_path_to_error::deserialize(&json).map_err(|e| {
-            let field = e.path().to_string();
-            let origin = origin_of(&tree, &field)
-                .map(|o| format!(" (from {o})"))
-                .unwrap_or_default();
-            parse(format!("field `{field}`{origin}: {}", e.inner()))
+        let mut cfg = deserialize_strictly(to_json(&tree), &env).map_err(|(field, message)| {
+            parse(format!("field `{field}`{}: {message}", origin(&field)))
         })?;
+        cfg.env_overrides = env;
         cfg.source = path.to_path_buf();
         let base = path.parent().unwrap_or(Path::new("."));
         cfg.dataset.train = base.join(&cfg.dataset.train);
@@ -274,7 +382,10 @@ impl ExperimentConfig {
         let invalid = |field: &'static str, problem: String| ConfigError::Invalid {
             path: self.source.clone(),
             field,
-            problem,
+            problem: match self.env_overrides.iter().find(|o| o.field == field) {
+                Some(o) => format!("{problem} (set by {})", o.describe()),
+                None => problem,
+            },
         };
         if self.name.trim().is_empty()
             || !self
@@ -311,6 +422,14 @@ impl ExperimentConfig {
             return Err(invalid(
                 "model.max_dilations_per_kernel",
                 format!("must be in 1..={MAX_DILATIONS}, got {m}"),
+            ));
+        }
+        if let Int8ScaleSetting::Quantile(q) = self.model.int8_scale
+            && !(q > 0.0 && q <= 1.0)
+        {
+            return Err(invalid(
+                "model.int8_scale",
+                format!("the quantile must be in (0, 1], e.g. {{ quantile = 0.999 }}; got {q}"),
             ));
         }
         let t = &self.training;
@@ -381,6 +500,78 @@ impl ExperimentConfig {
     }
 }
 
+/// A config file must be UTF-8 text: the first invalid byte, by line and column.
+fn check_utf8(path: &Path) -> Result<(), String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    let Err(e) = std::str::from_utf8(&bytes) else {
+        return Ok(());
+    };
+    let valid = &bytes[..e.valid_up_to()];
+    let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+    let start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+    let column = String::from_utf8_lossy(&valid[start..]).chars().count() + 1;
+    Err(format!(
+        "line {line}, column {column}: byte 0x{:02x} is not UTF-8 text (a config is a UTF-8 TOML file)",
+        bytes[e.valid_up_to()]
+    ))
+}
+
+/// The first float in `v` that is NaN or infinite, with its dotted path.
+fn first_non_finite(v: &config::Value, path: &str) -> Option<(String, f64)> {
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match &v.kind {
+        config::ValueKind::Float(f) if !f.is_finite() => Some((path.to_owned(), *f)),
+        config::ValueKind::Table(t) => t.iter().find_map(|(k, v)| first_non_finite(v, &join(k))),
+        config::ValueKind::Array(a) => a
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| first_non_finite(v, &format!("{path}[{i}]"))),
+        _ => None,
+    }
+}
+
+/// Deserializes `json` strictly; on error, the field's path and the message.
+///
+/// `try_parsing` reads `ROCKNET__NAME=2024` as a number: a field set from the
+/// environment that fails is retried once with the variable's own text (so a
+/// text field gets `"2024"`); if that fails too, the first error stands.
+fn deserialize_strictly(
+    mut json: serde_json::Value,
+    env: &[EnvOverride],
+) -> Result<ExperimentConfig, (String, String)> {
+    let mut first_errors: Vec<(String, String)> = Vec::new();
+    loop {
+        let e = match serde_path_to_error::deserialize::<_, ExperimentConfig>(&json) {
+            Ok(cfg) => return Ok(cfg),
+            Err(e) => e,
+        };
+        let field = e.path().to_string();
+        if let Some(first) = first_errors.iter().find(|(f, _)| *f == field) {
+            return Err(first.clone());
+        }
+        let failed = (field.clone(), e.inner().to_string());
+        let Some(o) = env.iter().find(|o| o.field == field) else {
+            return Err(failed);
+        };
+        match json_at(&mut json, &field) {
+            Some(slot) if !slot.is_string() => *slot = serde_json::Value::String(o.value.clone()),
+            _ => return Err(failed),
+        }
+        first_errors.push(failed);
+    }
+}
+
+/// The value at a dotted `path` of JSON objects.
+fn json_at<'a>(v: &'a mut serde_json::Value, path: &str) -> Option<&'a mut serde_json::Value> {
+    path.split('.').try_fold(v, |v, key| v.get_mut(key))
+}
+
 /// The `config` crate's value tree as JSON, keeping each value's kind.
 fn to_json(v: &config::Value) -> serde_json::Value {
     use config::ValueKind as K;
@@ -409,4 +600,49 @@ fn origin_of(tree: &config::Value, path: &str) -> Option<String> {
         }
     }
     v.origin().map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_int8_scale_leaves_the_config_json_unchanged() {
+        // The config hash is over this JSON: a config without `int8_scale`
+        // keeps the hash it had before the field existed.
+        let json = serde_json::to_value(ModelSection::default()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"num_features": 10000, "max_dilations_per_kernel": 32, "input": "f32"})
+        );
+        let q = ModelSection {
+            int8_scale: Int8ScaleSetting::Quantile(0.999),
+            ..ModelSection::default()
+        };
+        let json = serde_json::to_value(&q).unwrap();
+        assert_eq!(json["int8_scale"], serde_json::json!({"quantile": 0.999}));
+        assert_eq!(serde_json::from_value::<ModelSection>(json).unwrap(), q);
+    }
+
+    #[test]
+    fn environment_text_replaces_a_parsed_number_only_where_text_is_wanted() {
+        let env = |field: &str, value: &str| EnvOverride {
+            field: field.into(),
+            variable: format!("ROCKNET__{}", field.to_uppercase().replace('.', "__")),
+            value: value.into(),
+        };
+        let base = serde_json::json!({"name": 2024, "dataset": {"train": "a", "test": "b"}});
+        let cfg = deserialize_strictly(base.clone(), &[env("name", "2024")]).unwrap();
+        assert_eq!(cfg.name, "2024");
+        // Not from the environment: the type error stands.
+        let (field, message) = deserialize_strictly(base, &[]).unwrap_err();
+        assert_eq!(field, "name");
+        assert!(message.contains("integer `2024`"), "{message}");
+        // From the environment but still wrong as text: the first error stands.
+        let bad = serde_json::json!({"name": "t", "dataset": {"train": "a", "test": "b"}, "training": {"epochs": 1.5}});
+        let (field, message) =
+            deserialize_strictly(bad, &[env("training.epochs", "1.5")]).unwrap_err();
+        assert_eq!(field, "training.epochs");
+        assert!(message.contains("floating point `1.5`"), "{message}");
+    }
 }

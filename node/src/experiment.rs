@@ -6,9 +6,10 @@ use rocknet_core::classifier::{DeviceSpec, MAX_CLASSES};
 use rocknet_core::dataset::{self, Dataset};
 use rocknet_core::minirocket::MiniRocketPlan;
 use rocknet_core::partition::PartitionPlan;
-use rocknet_core::series::{InputKind, Int8Scale};
+use rocknet_core::series::Int8Scale;
 
 use crate::config::ExperimentConfig;
+use crate::inputs::{InputReport, prepare_inputs};
 
 /// A config, its data and its plan.
 pub struct Experiment {
@@ -22,15 +23,20 @@ pub struct Experiment {
     pub partition: PartitionPlan,
     /// The int8 scale (from the whole training set), when the input is int8.
     pub int8_scale: Option<Int8Scale>,
+    /// What preparing the inputs found or changed (padding, empty classes,
+    /// int8 clipping).
+    pub inputs: InputReport,
 }
 
 impl Experiment {
-    /// Validates `config`, loads its datasets and builds the plan; every
-    /// problem is reported before any training starts.
+    /// Validates `config`, loads its datasets, prepares the inputs
+    /// ([`prepare_inputs`]) and builds the plan; every problem is reported
+    /// before any training starts.
     pub fn prepare(config: ExperimentConfig) -> Result<Self> {
         config.validate()?;
-        let (train, test) = dataset::load_split(&config.dataset.train, &config.dataset.test)
-            .with_context(|| format!("loading the datasets of {}", config.source.display()))?;
+        let (mut train, mut test) =
+            dataset::load_split(&config.dataset.train, &config.dataset.test)
+                .with_context(|| format!("loading the datasets of {}", config.source.display()))?;
         if train.is_empty() || test.is_empty() {
             bail!(
                 "{}: the training and test sets must both be non-empty ({} / {} series)",
@@ -39,20 +45,6 @@ impl Experiment {
                 test.len()
             );
         }
-        // Padding would hide a too-short series; MiniRocket's kernel spans 9.
-        for (set, path) in [
-            (&train, &config.dataset.train),
-            (&test, &config.dataset.test),
-        ] {
-            if let Some((i, &len)) = set.lengths.iter().enumerate().find(|(_, l)| **l < 9) {
-                bail!(
-                    "{}: series {} (data row {}) has length {len}; MiniRocket needs series of at least 9 values",
-                    path.display(),
-                    i,
-                    i + 1
-                );
-            }
-        }
         if train.n_classes() < 2 || train.n_classes() > MAX_CLASSES {
             bail!(
                 "{}: {} classes; rocknet supports 2..={MAX_CLASSES}",
@@ -60,6 +52,7 @@ impl Experiment {
                 train.n_classes()
             );
         }
+        let (inputs, int8_scale) = prepare_inputs(&config, &mut train, &mut test)?;
         let model = MiniRocketPlan::with_max_dilations(
             train.length,
             train.n_channels,
@@ -74,14 +67,13 @@ impl Experiment {
         })?;
         let partition = PartitionPlan::new(model, config.training.devices)
             .with_context(|| format!("{}: field `training.devices`", config.source.display()))?;
-        let int8_scale = (InputKind::from(config.model.input) == InputKind::Int8)
-            .then(|| Int8Scale::from_values(&train.values));
         Ok(Self {
             config,
             train,
             test,
             partition,
             int8_scale,
+            inputs,
         })
     }
 

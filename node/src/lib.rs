@@ -12,6 +12,7 @@ pub mod cli;
 pub mod config;
 pub mod energy;
 pub mod experiment;
+pub mod inputs;
 pub mod network;
 pub mod process;
 pub mod protocol;

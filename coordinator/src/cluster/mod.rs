@@ -132,23 +132,32 @@ pub fn plan_network(exp: &Experiment) -> Result<NetworkPlan> {
     })
 }
 
-/// A unique run directory `out/<name>-<UTC timestamp>`.
+/// A new run directory `out/<name>-<UTC timestamp>[-k]` (with `logs/`).
+///
+/// Claimed with `create_dir`, which fails if the directory exists: two runs
+/// started in the same second get different directories.
 pub fn run_dir(out: &Path, name: &str) -> Result<PathBuf> {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let stamp = utc_stamp(secs);
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     for k in 0..1000 {
         let dir = if k == 0 {
             out.join(format!("{name}-{stamp}"))
         } else {
             out.join(format!("{name}-{stamp}-{k}"))
         };
-        if !dir.exists() {
-            std::fs::create_dir_all(dir.join("logs"))
-                .with_context(|| format!("creating {}", dir.display()))?;
-            return Ok(dir);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => {
+                let logs = dir.join("logs");
+                std::fs::create_dir(&logs)
+                    .with_context(|| format!("creating {}", logs.display()))?;
+                return Ok(dir);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e).with_context(|| format!("creating {}", dir.display())),
         }
     }
     bail!("cannot find a free run directory under {}", out.display())
@@ -1056,6 +1065,7 @@ fn assemble(
         },
         network,
         warnings,
+        inputs: exp.inputs.clone(),
         wall_seconds: a.wall_seconds,
         rounds_per_second: if a.wall_seconds > 0.0 {
             a.rounds as f64 / a.wall_seconds
@@ -1067,6 +1077,32 @@ fn assemble(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn concurrent_runs_get_distinct_directories() {
+        let out = std::env::temp_dir().join(format!("rocknet-rundir-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        // Rounds of 16 threads released together, each claiming one directory.
+        let mut dirs = Vec::new();
+        for _ in 0..40 {
+            let start = std::sync::Arc::new(std::sync::Barrier::new(16));
+            let threads: Vec<_> = (0..16)
+                .map(|_| {
+                    let (out, start) = (out.clone(), start.clone());
+                    std::thread::spawn(move || {
+                        start.wait();
+                        super::run_dir(&out, "same").unwrap()
+                    })
+                })
+                .collect();
+            dirs.extend(threads.into_iter().map(|t| t.join().unwrap()));
+        }
+        assert!(dirs.iter().all(|d| d.join("logs").is_dir()));
+        dirs.sort();
+        dirs.dedup();
+        assert_eq!(dirs.len(), 640, "two runs were given one directory");
+        let _ = std::fs::remove_dir_all(&out);
+    }
+
     #[test]
     fn utc_stamps_match_known_dates() {
         assert_eq!(super::utc_stamp(0), "19700101-000000");

@@ -6,12 +6,13 @@ use std::{io, string::String};
 ///
 /// `file` is the path (or the name given to a `parse_*` function) exactly as
 /// passed in; `line` and `column` are 1-based, columns counted in characters.
-/// The `Display` text reads `file:line:column: what was expected, what was found`.
+/// The `Display` text reads `file:line:column: what was expected, what was found`;
+/// text quoted from a file (or a path) goes through [`printable`].
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DatasetError {
     /// The file could not be read (not found, permission denied, ...).
-    #[error("{file}: cannot read file: {source}")]
+    #[error("{}: cannot read file: {source}", printable(.file))]
     Io {
         /// The path as given.
         file: String,
@@ -20,7 +21,7 @@ pub enum DatasetError {
     },
 
     /// The file is not UTF-8 text.
-    #[error("{file}:{line}:{column}: invalid UTF-8 (expected a UTF-8/ASCII text file)")]
+    #[error("{}:{line}:{column}: invalid UTF-8 (expected a UTF-8/ASCII text file)", printable(.file))]
     NotUtf8 {
         /// The file.
         file: String,
@@ -31,16 +32,14 @@ pub enum DatasetError {
     },
 
     /// The file holds nothing but whitespace (and comments).
-    #[error("{file}: file is empty (expected a header and/or data lines)")]
+    #[error("{}: file is empty (expected a header and/or data lines)", printable(.file))]
     Empty {
         /// The file.
         file: String,
     },
 
     /// A `.ts`/`.arff` file ends without an `@data` line.
-    #[error(
-        "{file}:{line}: end of file without an `@data` line (expected `@data` after the header)"
-    )]
+    #[error("{}:{line}: end of file without an `@data` line (expected `@data` after the header)", printable(.file))]
     NoData {
         /// The file.
         file: String,
@@ -49,7 +48,7 @@ pub enum DatasetError {
     },
 
     /// The file has a header (and `@data`) but no series.
-    #[error("{file}:{line}: no series after this line (expected at least one data line)")]
+    #[error("{}:{line}: no series after this line (expected at least one data line)", printable(.file))]
     NoSeries {
         /// The file.
         file: String,
@@ -58,7 +57,7 @@ pub enum DatasetError {
     },
 
     /// The file uses a feature this loader does not implement.
-    #[error("{file}:{line}: {what} is not supported")]
+    #[error("{}:{line}: {} is not supported", printable(.file), printable(.what))]
     Unsupported {
         /// The file.
         file: String,
@@ -69,7 +68,7 @@ pub enum DatasetError {
     },
 
     /// A malformed header line.
-    #[error("{file}:{line}: invalid header: {message}")]
+    #[error("{}:{line}: invalid header: {}", printable(.file), printable(.message))]
     Header {
         /// The file.
         file: String,
@@ -80,7 +79,7 @@ pub enum DatasetError {
     },
 
     /// A value that is not a finite number representable as f32.
-    #[error("{file}:{line}:{column}: {field}: expected a finite number, found {}", quoted(.text))]
+    #[error("{}:{line}:{column}: {}: expected a finite number, found {}", printable(.file), printable(.field), quoted(&printable(.text)))]
     NonNumeric {
         /// The file.
         file: String,
@@ -95,9 +94,7 @@ pub enum DatasetError {
     },
 
     /// A missing value (`?` or `NaN`).
-    #[error(
-        "{file}:{line}:{column}: {field}: `{text}` marks a missing value; missing values are not supported"
-    )]
+    #[error("{}:{line}:{column}: {}: `{}` marks a missing value; missing values are not supported", printable(.file), printable(.field), printable(.text))]
     MissingValue {
         /// The file.
         file: String,
@@ -112,7 +109,7 @@ pub enum DatasetError {
     },
 
     /// A data line ends before all its parts (channels, class label) were read.
-    #[error("{file}:{line}: truncated line: expected {expected}, found {found}")]
+    #[error("{}:{line}: truncated line: expected {}, found {}", printable(.file), printable(.expected), printable(.found))]
     Truncated {
         /// The file.
         file: String,
@@ -125,7 +122,7 @@ pub enum DatasetError {
     },
 
     /// A series (channel) whose length contradicts the header or the other series.
-    #[error("{file}:{line}: channel {channel} has {got} values, expected {expected} ({reason})")]
+    #[error("{}:{line}: channel {channel} has {got} values, expected {expected} ({})", printable(.file), printable(.reason))]
     LengthMismatch {
         /// The file.
         file: String,
@@ -142,7 +139,7 @@ pub enum DatasetError {
     },
 
     /// A series whose channel count contradicts the header or the other series.
-    #[error("{file}:{line}: series has {got} channels, expected {expected} ({reason})")]
+    #[error("{}:{line}: series has {got} channels, expected {expected} ({})", printable(.file), printable(.reason))]
     ChannelCount {
         /// The file.
         file: String,
@@ -157,7 +154,7 @@ pub enum DatasetError {
     },
 
     /// A class label outside the known class list.
-    #[error("{file}:{line}: class label `{label}` is not one of [{allowed}] ({origin})")]
+    #[error("{}:{line}: class label `{}` is not one of [{}] ({})", printable(.file), printable(.label), printable(.allowed), printable(.origin))]
     UnknownLabel {
         /// The file holding the label.
         file: String,
@@ -172,7 +169,7 @@ pub enum DatasetError {
     },
 
     /// More classes than a `u16` label can index.
-    #[error("{file}: {count} classes, but at most 65536 are supported (labels are u16)")]
+    #[error("{}: {count} classes, but at most 65536 are supported (labels are u16)", printable(.file))]
     TooManyClasses {
         /// The file.
         file: String,
@@ -181,9 +178,7 @@ pub enum DatasetError {
     },
 
     /// Train and test files of [`load_split`](super::load_split) have different channel counts.
-    #[error(
-        "{test}: series have {test_channels} channels, but the training file {train} has {train_channels}"
-    )]
+    #[error("{}: series have {test_channels} channels, but the training file {} has {train_channels}", printable(.test), printable(.train))]
     SplitChannels {
         /// The training file.
         train: String,
@@ -196,7 +191,7 @@ pub enum DatasetError {
     },
 
     /// [`Dataset::pad_to`](super::Dataset::pad_to) asked for a length shorter than the series.
-    #[error("dataset {name}: cannot pad to length {requested}, its series are {length} long")]
+    #[error("dataset {}: cannot pad to length {requested}, its series are {length} long", printable(.name))]
     PadTooShort {
         /// The dataset's name (it may not come from a file).
         name: String,
@@ -205,6 +200,21 @@ pub enum DatasetError {
         /// The requested length.
         requested: usize,
     },
+}
+
+/// `text` with control characters (escape sequences, NUL, CR, …) escaped as
+/// `\u{1b}`, so that quoting a file's content cannot drive the terminal;
+/// line breaks and tabs stay, other characters (é, …) are kept as they are.
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\n' && c != '\t' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// `found an empty field` reads better than ``found ``.

@@ -49,7 +49,7 @@ use std::{
     vec::Vec,
 };
 
-pub use error::DatasetError;
+pub use error::{DatasetError, printable};
 use parsed::{ClassList, Parsed};
 
 use crate::series::SeriesView;
@@ -67,6 +67,8 @@ pub struct Dataset {
     pub values: Vec<f32>,
     /// Each series' original length (its longest channel), before padding.
     pub lengths: Vec<usize>,
+    /// Each series' 1-based line in its file (for messages about a value).
+    pub lines: Vec<usize>,
     /// Class index of each series, into `class_names`.
     pub labels: Vec<u16>,
     /// Class index → original label text, in sorted order (see the module doc).
@@ -325,6 +327,7 @@ mod tests {
             length: 2,
             values: vec![1., 2., 3., 4., 5., 6., 7., 8.],
             lengths: vec![2, 1],
+            lines: vec![1, 2],
             labels: vec![0, 0],
             class_names: vec!["a".into()],
         };

@@ -278,6 +278,7 @@ impl Parsed {
             length,
             values,
             lengths,
+            lines: self.lines,
             labels,
             class_names: classes.names.clone(),
         })
