@@ -7,7 +7,7 @@
 //! with the Compose v2 plugin. `cargo xtask test` installs those and runs
 //! every test of the workspace; under plain `cargo test` a missing tool fails
 //! the test that needs it, with the command that installs it. Nothing here
-//! skips silently: the only skip is the container tests' when the runner
+//! skips silently: the only skip is the container and swarm tests' when the runner
 //! has already reported Docker unusable ([`DOCKER_UNUSABLE_ENV`]).
 //!
 //! Builds these tests start (firmware, static binary, image) use their own
