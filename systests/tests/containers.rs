@@ -13,10 +13,13 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use rocknet_systests::{DOCKER_UNUSABLE_ENV, docker_usable, repo, require_rust_target};
+use rocknet_systests::{
+    LoopbackRun, assert_same_as_loopback, build_image, docker_or_reported_skip, only_run_dir,
+    read_json, repo,
+};
 use serde_json::Value;
 
 /// One project at a time keeps the paced smoke test's timing calm on 2
@@ -27,49 +30,15 @@ fn root() -> PathBuf {
     repo()
 }
 
-/// Whether these tests can run: `false` (after saying so loudly) only when
-/// the test runner already reported Docker unusable; panics with the
-/// install hint otherwise.
-fn docker_or_reported_skip() -> bool {
-    match docker_usable() {
-        Ok(()) => true,
-        Err(why) => match std::env::var(DOCKER_UNUSABLE_ENV) {
-            Ok(reported) => {
-                eprintln!(
-                    "\n!!! SKIPPED: the container tests did not run: Docker is unusable here ({reported}).\n"
-                );
-                false
-            }
-            Err(_) => panic!("the container tests need Docker: {why}"),
-        },
-    }
+/// Whether these tests can run (see [`docker_or_reported_skip`]).
+fn docker_here() -> bool {
+    docker_or_reported_skip("the container tests")
 }
 
 /// Builds the static binary and `rocknet:latest` once per test binary;
 /// the static binary's path.
 fn image() -> &'static Path {
-    static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        require_rust_target("x86_64-unknown-linux-musl");
-        let cargo_dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-            .parent()
-            .expect("target dir")
-            .join("containers")
-            .join("cargo");
-        let out = Command::new(root().join("scripts/docker-build.sh"))
-            .current_dir(root())
-            .env("CARGO_TARGET_DIR", &cargo_dir)
-            .output()
-            .expect("run scripts/docker-build.sh");
-        assert!(
-            out.status.success(),
-            "scripts/docker-build.sh failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        eprint!("{}", String::from_utf8_lossy(&out.stdout));
-        cargo_dir.join("x86_64-unknown-linux-musl/release/rocknet")
-    })
+    build_image(Path::new(env!("CARGO_TARGET_TMPDIR")))
 }
 
 /// A compose project over the repository's `docker-compose.yml`, with its
@@ -190,12 +159,7 @@ impl Project {
 
     /// The one run directory the coordinator wrote.
     fn run_dir(&self) -> PathBuf {
-        let dirs: Vec<PathBuf> = std::fs::read_dir(self.runs.path())
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        assert_eq!(dirs.len(), 1, "{dirs:?}");
-        dirs[0].clone()
+        only_run_dir(self.runs.path())
     }
 
     fn down(&self) {
@@ -210,11 +174,6 @@ impl Drop for Project {
     fn drop(&mut self) {
         self.down();
     }
-}
-
-fn read_json(path: &Path) -> Value {
-    serde_json::from_slice(&std::fs::read(path).unwrap_or_else(|e| panic!("{path:?}: {e}")))
-        .unwrap()
 }
 
 /// Runs `program args…` in the repository; panics with its output unless
@@ -238,7 +197,7 @@ fn must_succeed(program: &str, args: &[&str]) {
 /// for `docker stack deploy`.
 #[test]
 fn compose_and_stack_files_are_valid() {
-    if !docker_or_reported_skip() {
+    if !docker_here() {
         return;
     }
     must_succeed(
@@ -277,7 +236,7 @@ const QUICKSTART_SERVICES: [&str; 7] = [
 /// weights, predictions, per-epoch history and the link model's whole trace.
 #[test]
 fn containers_equal_the_loopback_run() {
-    if !docker_or_reported_skip() {
+    if !docker_here() {
         return;
     }
     let _one = ONE_PROJECT_AT_A_TIME
@@ -294,40 +253,12 @@ fn containers_equal_the_loopback_run() {
         "{}",
         p.logs()
     );
-    let dir = p.run_dir();
-    let containers = read_json(&dir.join("report.json"));
-
-    let local_out = tempfile::tempdir().unwrap();
-    let out = Command::new(rocknet)
-        .arg("run")
-        .arg(root().join("configs/quickstart.toml"))
-        .arg("--out")
-        .arg(local_out.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let local_dir = std::fs::read_dir(local_out.path())
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let local = read_json(&local_dir.join("report.json"));
-    assert_eq!(containers["completed"], true);
-    for key in ["weights_hash", "predictions", "final_accuracy", "epochs"] {
-        assert_eq!(containers[key], local[key], "{key} differs");
-    }
+    let loopback = LoopbackRun::of(rocknet, "quickstart.toml");
+    let containers = assert_same_as_loopback("docker compose", &p.run_dir(), &loopback);
     eprintln!(
         "containers = loopback: weights {} accuracy {} ({} rounds)",
         containers["weights_hash"], containers["final_accuracy"], containers["rounds"]
     );
-    let ct = std::fs::read(dir.join("trace.jsonl")).unwrap();
-    let lt = std::fs::read(local_dir.join("trace.jsonl")).unwrap();
-    assert!(ct == lt, "the traces differ");
 }
 
 /// The smoke test: GunPoint on 5 device containers over a
@@ -337,7 +268,7 @@ fn containers_equal_the_loopback_run() {
 /// the stopped device missed.
 #[test]
 fn a_live_fault_and_a_stopped_container_during_a_run() {
-    if !docker_or_reported_skip() {
+    if !docker_here() {
         return;
     }
     let _one = ONE_PROJECT_AT_A_TIME

@@ -13,13 +13,20 @@ use rocknet_systests::DOCKER_UNUSABLE_ENV;
 
 use crate::setup::Docker;
 
-/// The system tests the summary names, by test binary: what they check.
-const SYSTEM_TESTS: [(&str, &str); 2] = [
+/// The system tests the summary names, by test binary: what they check,
+/// and whether they need Docker (skipped when it is unusable).
+const SYSTEM_TESTS: [(&str, &str, bool); 3] = [
     (
         "firmware_replay",
         "QEMU replay (firmware = host, bit for bit)",
+        false,
     ),
-    ("containers", "container tests (docker compose = loopback)"),
+    (
+        "containers",
+        "container tests (docker compose = loopback)",
+        true,
+    ),
+    ("swarm", "swarm test (docker stack deploy = loopback)", true),
 ];
 
 /// The counts of one test binary (`test result:` line).
@@ -169,10 +176,10 @@ fn print_summary(tally: &Tally, docker: &Docker) {
         }
     }
     println!();
-    for (name, what) in SYSTEM_TESTS {
+    for (name, what, needs_docker) in SYSTEM_TESTS {
         let found = tally.binaries.iter().find(|b| b.name == name);
         let line = match (found.and_then(|b| b.counts.as_ref()), docker) {
-            (_, Docker::Unusable(why)) if name == "containers" => {
+            (_, Docker::Unusable(why)) if needs_docker => {
                 format!("SKIPPED: Docker is unusable here ({why})")
             }
             (Some(c), _) if c.failed == 0 && c.passed > 0 => {
