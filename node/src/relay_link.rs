@@ -433,3 +433,142 @@ impl PiecesOf {
         self.pieces.into_iter().flatten().flatten().collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rocknet_core::wire::{Absent, Bundle, Delivery};
+
+    const CLUSTER: u16 = 7;
+
+    fn relay_packet(round: u32, body: Body<'_>) -> Vec<u8> {
+        Packet {
+            cluster: CLUSTER,
+            source: RELAY_NODE,
+            round,
+            body,
+        }
+        .to_vec()
+        .unwrap()
+    }
+
+    fn piece(round: u32, piece: u16, pieces: u16, inner: &[&[u8]]) -> Vec<u8> {
+        let mut entries = Vec::new();
+        for (k, i) in inner.iter().enumerate() {
+            let at = entries.len();
+            entries.resize(at + Bundle::entry_len(i.len()), 0);
+            let d = Delivery {
+                slot: k as u16,
+                hops: 1,
+                inner: i,
+            };
+            Bundle::encode_entry(&d, &mut entries[at..]).unwrap();
+        }
+        let b = Bundle::new(piece, pieces, &entries).unwrap();
+        relay_packet(round, Body::Bundle(b))
+    }
+
+    /// A fake relay and a registered link to it.
+    fn linked() -> (UdpSocket, RelayLink, SocketAddr) {
+        let relay = UdpSocket::bind("127.0.0.1:0").unwrap();
+        relay
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut link = RelayLink::bind(relay.local_addr().unwrap(), CLUSTER, 3, 0).unwrap();
+        let serve = relay.try_clone().unwrap();
+        let ack = std::thread::spawn(move || {
+            let mut buf = [0u8; 64];
+            let (_, from) = serve.recv_from(&mut buf).unwrap();
+            let hello = Body::Hello(Hello {
+                node: 3,
+                config_hash: 0,
+            });
+            serve.send_to(&relay_packet(5, hello), from).unwrap();
+            from
+        });
+        let stop = AtomicBool::new(false);
+        assert_eq!(
+            link.register(&stop, Some(Duration::from_secs(5))).unwrap(),
+            5
+        );
+        let at = ack.join().unwrap();
+        (relay, link, at)
+    }
+
+    fn inner(n: u32) -> Vec<u8> {
+        Packet {
+            cluster: CLUSTER,
+            source: 1,
+            round: 5,
+            body: Body::Absent(Absent { sample_index: n }),
+        }
+        .to_vec()
+        .unwrap()
+    }
+
+    /// The round ends only once every piece is in, whatever their order;
+    /// deliveries come in piece order; strays are counted by kind.
+    #[test]
+    fn a_round_ends_with_the_last_piece_and_strays_are_counted() {
+        let (relay, mut link, at) = linked();
+        let (a, b, c) = (inner(1), inner(2), inner(3));
+        let mut bad = piece(5, 0, 3, &[&a]);
+        let body_at = wire::HEADER_LEN + 4;
+        bad[body_at] = 9; // entry count 9: malformed (CRC resealed below)
+        let crc_at = bad.len() - wire::CRC_LEN;
+        let crc = wire::crc16(&bad[..crc_at]);
+        bad[crc_at..].copy_from_slice(&crc.to_le_bytes());
+        let foreign = UdpSocket::bind("127.0.0.1:0").unwrap();
+        foreign.send_to(&piece(5, 0, 1, &[]), at).unwrap();
+        for d in [
+            piece(4, 0, 1, &[&a]), // stale round
+            bad,
+            piece(5, 2, 3, &[&c]),
+            piece(5, 0, 3, &[&a]),
+            piece(5, 0, 3, &[&a]), // duplicate
+            piece(5, 1, 2, &[&b]), // another piece count
+            relay_packet(
+                5,
+                Body::Hello(Hello {
+                    node: 3,
+                    config_hash: 0,
+                }),
+            ),
+            piece(5, 1, 3, &[&b]),
+        ] {
+            relay.send_to(&d, at).unwrap();
+        }
+        let stop = AtomicBool::new(false);
+        match link.collect(5, Duration::from_secs(5), &stop).unwrap() {
+            RoundEnd::Done(got) => assert_eq!(got, vec![a, b, c]),
+            RoundEnd::Lost => panic!("round lost"),
+        }
+        let d = link.drops();
+        assert_eq!(d.foreign_source, 1);
+        assert_eq!(d.duplicate_piece, 1);
+        assert_eq!(d.stray_ack, 1);
+        assert_eq!(d.wire.get(wire::DropReason::StaleRound), 1);
+        assert_eq!(
+            d.wire.get(wire::DropReason::Malformed),
+            2,
+            "bad count, other piece count"
+        );
+        assert_eq!(d.wire.total(), 3);
+    }
+
+    /// A later round's bundle while pieces are missing: the round is lost
+    /// and the deliveries already in count as incomplete.
+    #[test]
+    fn a_later_round_before_the_last_piece_loses_the_partial_bundle() {
+        let (relay, mut link, at) = linked();
+        let (a, b) = (inner(1), inner(2));
+        relay.send_to(&piece(5, 0, 2, &[&a, &b]), at).unwrap();
+        relay.send_to(&piece(6, 0, 1, &[]), at).unwrap();
+        let stop = AtomicBool::new(false);
+        let end = link.collect(5, Duration::from_secs(5), &stop).unwrap();
+        assert!(matches!(end, RoundEnd::Lost));
+        assert_eq!(link.drops().wire.get(wire::DropReason::Incomplete), 2);
+        let named = link.drops().named();
+        assert!(named.contains(&("incomplete".to_string(), 2)), "{named:?}");
+    }
+}
