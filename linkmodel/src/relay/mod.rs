@@ -121,6 +121,8 @@
 //! naming the file and the OS error: a trace with rounds missing would make
 //! every figure drawn from it wrong.
 
+#[cfg(target_os = "linux")]
+mod batch;
 pub mod control;
 mod counters;
 mod nodes;
@@ -571,9 +573,41 @@ impl Relay {
         }
     }
 
+    /// Sends a round's datagrams, many per system call where the OS can.
     async fn send_all(&mut self, datagrams: &[(SocketAddr, Vec<u8>)]) {
+        #[cfg(target_os = "linux")]
+        self.send_batched(datagrams).await;
+        #[cfg(not(target_os = "linux"))]
         for (addr, bytes) in datagrams {
             self.send(*addr, bytes).await;
+        }
+    }
+
+    /// `sendmmsg` until every datagram went out or failed; a failed one
+    /// counts in `send_errors` and the rest still go.
+    #[cfg(target_os = "linux")]
+    async fn send_batched(&mut self, mut rest: &[(SocketAddr, Vec<u8>)]) {
+        use std::io::ErrorKind;
+        use tokio::io::Interest;
+        while let Some((addr, _)) = rest.first() {
+            let sent = match self.data.writable().await {
+                Ok(()) => self
+                    .data
+                    .try_io(Interest::WRITABLE, || batch::send_some(&self.data, rest)),
+                Err(e) => Err(e),
+            };
+            match sent {
+                Ok(n) if n > 0 => {
+                    self.st.counters.sent += n as u64;
+                    rest = &rest[n.min(rest.len())..];
+                }
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
+                other => {
+                    tracing::debug!("send to {addr}: {other:?}");
+                    self.st.counters.send_errors += 1;
+                    rest = &rest[1..];
+                }
+            }
         }
     }
 
