@@ -115,7 +115,8 @@ pub struct DeviceReport {
     pub beacon_mismatch: u64,
     /// Datagrams its relay link discarded, by reason (non-zero only): from
     /// another address than the relay's (`foreign_source`), undecodable or
-    /// stale envelopes, packets the relay does not send.
+    /// stale bundles, incomplete bundles, duplicate pieces, repeated acks,
+    /// packets the relay does not send.
     #[serde(default)]
     pub link_drops: Vec<(String, u64)>,
 }

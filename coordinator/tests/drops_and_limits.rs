@@ -232,9 +232,9 @@ fn a_series_too_long_for_a_packet_is_refused_before_start() {
             "long.toml",
             "100000 f32 values",
             "400025-byte packet",
-            "65486 bytes",
+            "65480 bytes",
             "65507-byte UDP datagram",
-            "at most 16365 f32 values",
+            "at most 16363 f32 values",
         ] {
             assert!(e.contains(want), "{cmd}: {want:?} missing:\n{e}");
         }

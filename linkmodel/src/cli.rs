@@ -42,8 +42,8 @@ pub struct RelayArgs {
     #[arg(long, default_value_t = 5000)]
     pub round_timeout_ms: u64,
     /// Drop (as `too_large`) packets longer than this many bytes; at most
-    /// 65,507 (a UDP datagram), and only packets up to 65,486 can be
-    /// delivered (their envelope must fit one datagram). `rocknet run` and
+    /// 65,507 (a UDP datagram), and only packets up to 65,480 can be
+    /// delivered (a bundle carrying one must fit one datagram). `rocknet run` and
     /// `rocknet relay` set it to the experiment's largest message.
     #[arg(long, default_value_t = DEFAULT_MAX_PACKET_LEN)]
     pub max_packet_len: usize,

@@ -143,22 +143,26 @@ fn the_binary_serves_the_contract_and_stops_on_sigterm() {
     let mut buf = [0u8; 4096];
     let n = host.recv(&mut buf).unwrap();
     let end = wire::decode(&buf[..n]).unwrap();
+    // The host's bundle of round 0: nothing for it (its beacon is its own),
+    // one piece, which ends the round.
     assert!(
-        matches!(end.body, Body::Hello(_)) && end.round == 0,
+        matches!(end.body, Body::Bundle(b) if b.is_empty() && b.pieces() == 1) && end.round == 0,
         "{end:?}"
     );
     let waited = t.elapsed();
     assert!(waited >= Duration::from_millis(250), "{waited:?}");
-    // The silent device still got the round: the beacon, then the marker.
+    // The silent device still got the round: one bundle, the beacon in it.
     let n = device.recv(&mut buf).unwrap();
     let d = wire::decode(&buf[..n]).unwrap();
+    assert_eq!(d.round, 0);
     match d.body {
-        Body::Delivery(env) => assert_eq!(env.inner, &beacon[..]),
-        other => panic!("expected the beacon's delivery, got {other:?}"),
+        Body::Bundle(b) => {
+            assert_eq!((b.piece(), b.pieces()), (0, 1));
+            let inner: Vec<&[u8]> = b.entries().map(|e| e.inner).collect();
+            assert_eq!(inner, vec![&beacon[..]]);
+        }
+        other => panic!("expected the round's bundle, got {other:?}"),
     }
-    let n = device.recv(&mut buf).unwrap();
-    let d = wire::decode(&buf[..n]).unwrap();
-    assert!(matches!(d.body, Body::Hello(_)) && d.round == 0, "{d:?}");
     // Status: the device is silent; it registers again for round 1.
     let ctl = node_socket();
     ctl.send_to(b"status", control).unwrap();

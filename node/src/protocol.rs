@@ -376,7 +376,9 @@ impl<T: WireInput> DeviceNode<T> {
                     }
                     sample_in = Some(s.label);
                 }
-                Body::Hello(_) | Body::Delivery(_) | Body::Fragment(_) => self.rejected += 1,
+                Body::Hello(_) | Body::Delivery(_) | Body::Fragment(_) | Body::Bundle(_) => {
+                    self.rejected += 1
+                }
             }
         }
 

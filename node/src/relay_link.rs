@@ -20,8 +20,8 @@ use rocknet_core::wire::{self, Body, DropCounters, Hello, Packet, RELAY_NODE, Wi
 pub const NO_ROUND: u32 = u32::MAX;
 
 /// One radio node's UDP socket to the relay (a device's, or the host's):
-/// registration, a round's submission, and the round's deliveries up to the
-/// relay's end-of-round marker — the node side of the relay's round
+/// registration, a round's submission, and the round's deliveries in the
+/// relay's round bundle, whose last piece ends the round — the node side of the relay's round
 /// contract (`rocknet_linkmodel::relay`).
 pub struct RelayLink {
     sock: UdpSocket,
@@ -44,21 +44,31 @@ pub struct LinkDrops {
     /// cluster, or of a round already over (by wire reason).
     pub wire: DropCounters,
     /// Packets from the relay's address that the relay does not send
-    /// (another source, or a kind other than a delivery or a marker).
+    /// (another source, or a kind other than a bundle or an ack).
     pub not_from_relay: u64,
+    /// Registration acks after registration was done (answers to a retried
+    /// Hello).
+    pub stray_ack: u64,
+    /// Bundle pieces received twice.
+    pub duplicate_piece: u64,
 }
 
 impl LinkDrops {
     /// Every non-zero counter, by name (`foreign_source`, the wire
-    /// reasons, `not_from_relay`).
+    /// reasons, `not_from_relay`, `stray_ack`, `duplicate_piece`).
     pub fn named(&self) -> Vec<(String, u64)> {
         let mut v: Vec<(String, u64)> = vec![("foreign_source".into(), self.foreign_source)];
         v.extend(self.wire.iter().map(|(r, n)| (r.name().to_string(), n)));
         v.push(("not_from_relay".into(), self.not_from_relay));
+        v.push(("stray_ack".into(), self.stray_ack));
+        v.push(("duplicate_piece".into(), self.duplicate_piece));
         v.retain(|(_, n)| *n > 0);
         v
     }
 }
+
+/// The receive buffer a link asks for: several rounds of bundles.
+const RECV_BUFFER_BYTES: usize = 4 << 20;
 
 /// How long a socket read waits before the caller looks at its stop flag
 /// and the relay's silence.
@@ -126,7 +136,7 @@ fn send_to(sock: &UdpSocket, bytes: &[u8], to: SocketAddr) -> std::io::Result<us
 
 /// What the relay said about a round.
 pub enum RoundEnd {
-    /// The end-of-round marker: these inner packets were delivered.
+    /// Every piece of the round's bundle: these inner packets were delivered.
     Done(Vec<Vec<u8>>),
     /// Nothing for too long, or the relay is at another round: register
     /// again.
@@ -142,6 +152,10 @@ impl RelayLink {
             "[::]:0"
         };
         let sock = UdpSocket::bind(bind).context("binding a UDP socket toward the relay")?;
+        // A round's bundle (or its pieces) arrives as one burst; a larger
+        // buffer than the default keeps the kernel from dropping pieces. The
+        // OS may cap it (net.core.rmem_max): best effort.
+        let _ = socket2::SockRef::from(&sock).set_recv_buffer_size(RECV_BUFFER_BYTES);
         Ok(Self {
             sock,
             relay,
@@ -226,7 +240,7 @@ impl RelayLink {
     }
 
     /// Sends this node's packets of `round` and its end marker. Returns
-    /// whether the node is late: the relay's end-of-round marker for `round`
+    /// whether the node is late: a piece of the relay's bundle for `round`
     /// (or a later one) was already waiting, so the round closed by timeout
     /// without it and the relay no longer waits for it (it must register
     /// again).
@@ -245,11 +259,12 @@ impl RelayLink {
                 self.drops.foreign_source += 1;
                 continue;
             }
+            // Any bundle of the round (or a later one) means it closed.
             if let Ok(p) = wire::decode(&self.buf[..n])
                 && p.source == RELAY_NODE
                 && p.round != NO_ROUND
                 && p.round >= round
-                && matches!(p.body, Body::Hello(_))
+                && matches!(p.body, Body::Bundle(_))
             {
                 late = true;
             }
@@ -279,14 +294,15 @@ impl RelayLink {
         }
     }
 
-    /// Collects round `round`'s deliveries until its end marker; `Lost` if
-    /// nothing arrives for `quiet` (of this process's running time, see
-    /// [`Silence`]) or the relay is already past the round.
+    /// Collects round `round`'s bundle until all its pieces are in;
+    /// `Lost` if nothing arrives for `quiet` (of this process's running
+    /// time, see [`Silence`]) or the relay is already past the round (the
+    /// pieces already in are then counted as `incomplete`).
     pub fn collect(&mut self, round: u32, quiet: Duration, stop: &AtomicBool) -> Result<RoundEnd> {
         self.sock
             .set_read_timeout(Some(POLL))
             .context("socket timeout")?;
-        let mut inner = Vec::new();
+        let mut bundle = PiecesOf::default();
         let mut silence = Silence::new();
         loop {
             if stop.load(Ordering::SeqCst) {
@@ -297,14 +313,14 @@ impl RelayLink {
                 // The read timeout: nothing from the relay for `POLL`.
                 Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                     if silence.waited() > quiet {
-                        return Ok(RoundEnd::Lost);
+                        return Ok(self.lost(&bundle));
                     }
                     continue;
                 }
                 Err(e) if e.kind() == ErrorKind::ConnectionRefused => {
                     // The relay is gone (restarting?): ICMP from an earlier send.
                     if silence.waited() > quiet {
-                        return Ok(RoundEnd::Lost);
+                        return Ok(self.lost(&bundle));
                     }
                     std::thread::sleep(Duration::from_millis(50));
                     continue;
@@ -335,14 +351,224 @@ impl RelayLink {
                 });
                 continue;
             }
+            let b = match p.body {
+                Body::Bundle(b) => b,
+                Body::Hello(h) if h.node == self.node => {
+                    self.drops.stray_ack += 1;
+                    continue;
+                }
+                _ => {
+                    self.drops.not_from_relay += 1;
+                    continue;
+                }
+            };
             if p.round > round {
-                return Ok(RoundEnd::Lost);
+                return Ok(self.lost(&bundle));
             }
-            match p.body {
-                Body::Delivery(d) => inner.push(d.inner.to_vec()),
-                Body::Hello(_) => return Ok(RoundEnd::Done(inner)),
-                _ => self.drops.not_from_relay += 1,
+            match bundle.add(&b) {
+                Piece::New => {}
+                Piece::Duplicate => self.drops.duplicate_piece += 1,
+                Piece::Inconsistent => self.drops.wire.record(&WireError::Malformed),
+            }
+            if bundle.is_complete() {
+                return Ok(RoundEnd::Done(bundle.into_deliveries()));
             }
         }
+    }
+
+    /// `Lost`, counting the deliveries of a partly received bundle as
+    /// `incomplete`.
+    fn lost(&mut self, partial: &PiecesOf) -> RoundEnd {
+        self.drops.wire.record_incomplete(partial.deliveries());
+        RoundEnd::Lost
+    }
+}
+
+/// What a received bundle piece was to the round's bundle.
+enum Piece {
+    New,
+    Duplicate,
+    /// Its piece count differs from the first piece's.
+    Inconsistent,
+}
+
+/// The pieces of one round's bundle received so far, by index.
+#[derive(Default)]
+struct PiecesOf {
+    pieces: Vec<Option<Vec<Vec<u8>>>>,
+    have: usize,
+}
+
+impl PiecesOf {
+    fn add(&mut self, b: &wire::Bundle<'_>) -> Piece {
+        let pieces = usize::from(b.pieces());
+        if self.pieces.is_empty() {
+            self.pieces = vec![None; pieces];
+        } else if self.pieces.len() != pieces {
+            return Piece::Inconsistent;
+        }
+        // `Bundle` guarantees piece < pieces.
+        let Some(slot) = self.pieces.get_mut(usize::from(b.piece())) else {
+            return Piece::Inconsistent;
+        };
+        if slot.is_some() {
+            return Piece::Duplicate;
+        }
+        *slot = Some(b.entries().map(|d| d.inner.to_vec()).collect());
+        self.have += 1;
+        Piece::New
+    }
+
+    fn is_complete(&self) -> bool {
+        !self.pieces.is_empty() && self.have == self.pieces.len()
+    }
+
+    /// Deliveries held so far.
+    fn deliveries(&self) -> u64 {
+        self.pieces.iter().flatten().map(|p| p.len() as u64).sum()
+    }
+
+    /// The inner packets, piece by piece, in order.
+    fn into_deliveries(self) -> Vec<Vec<u8>> {
+        self.pieces.into_iter().flatten().flatten().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rocknet_core::wire::{Absent, Bundle, Delivery};
+
+    const CLUSTER: u16 = 7;
+
+    fn relay_packet(round: u32, body: Body<'_>) -> Vec<u8> {
+        Packet {
+            cluster: CLUSTER,
+            source: RELAY_NODE,
+            round,
+            body,
+        }
+        .to_vec()
+        .unwrap()
+    }
+
+    fn piece(round: u32, piece: u16, pieces: u16, inner: &[&[u8]]) -> Vec<u8> {
+        let mut entries = Vec::new();
+        for (k, i) in inner.iter().enumerate() {
+            let at = entries.len();
+            entries.resize(at + Bundle::entry_len(i.len()), 0);
+            let d = Delivery {
+                slot: k as u16,
+                hops: 1,
+                inner: i,
+            };
+            Bundle::encode_entry(&d, &mut entries[at..]).unwrap();
+        }
+        let b = Bundle::new(piece, pieces, &entries).unwrap();
+        relay_packet(round, Body::Bundle(b))
+    }
+
+    /// A fake relay and a registered link to it.
+    fn linked() -> (UdpSocket, RelayLink, SocketAddr) {
+        let relay = UdpSocket::bind("127.0.0.1:0").unwrap();
+        relay
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut link = RelayLink::bind(relay.local_addr().unwrap(), CLUSTER, 3, 0).unwrap();
+        let serve = relay.try_clone().unwrap();
+        let ack = std::thread::spawn(move || {
+            let mut buf = [0u8; 64];
+            let (_, from) = serve.recv_from(&mut buf).unwrap();
+            let hello = Body::Hello(Hello {
+                node: 3,
+                config_hash: 0,
+            });
+            serve.send_to(&relay_packet(5, hello), from).unwrap();
+            from
+        });
+        let stop = AtomicBool::new(false);
+        assert_eq!(
+            link.register(&stop, Some(Duration::from_secs(5))).unwrap(),
+            5
+        );
+        let at = ack.join().unwrap();
+        (relay, link, at)
+    }
+
+    fn inner(n: u32) -> Vec<u8> {
+        Packet {
+            cluster: CLUSTER,
+            source: 1,
+            round: 5,
+            body: Body::Absent(Absent { sample_index: n }),
+        }
+        .to_vec()
+        .unwrap()
+    }
+
+    /// The round ends only once every piece is in, whatever their order;
+    /// deliveries come in piece order; strays are counted by kind.
+    #[test]
+    fn a_round_ends_with_the_last_piece_and_strays_are_counted() {
+        let (relay, mut link, at) = linked();
+        let (a, b, c) = (inner(1), inner(2), inner(3));
+        let mut bad = piece(5, 0, 3, &[&a]);
+        let body_at = wire::HEADER_LEN + 4;
+        bad[body_at] = 9; // entry count 9: malformed (CRC resealed below)
+        let crc_at = bad.len() - wire::CRC_LEN;
+        let crc = wire::crc16(&bad[..crc_at]);
+        bad[crc_at..].copy_from_slice(&crc.to_le_bytes());
+        let foreign = UdpSocket::bind("127.0.0.1:0").unwrap();
+        foreign.send_to(&piece(5, 0, 1, &[]), at).unwrap();
+        for d in [
+            piece(4, 0, 1, &[&a]), // stale round
+            bad,
+            piece(5, 2, 3, &[&c]),
+            piece(5, 0, 3, &[&a]),
+            piece(5, 0, 3, &[&a]), // duplicate
+            piece(5, 1, 2, &[&b]), // another piece count
+            relay_packet(
+                5,
+                Body::Hello(Hello {
+                    node: 3,
+                    config_hash: 0,
+                }),
+            ),
+            piece(5, 1, 3, &[&b]),
+        ] {
+            relay.send_to(&d, at).unwrap();
+        }
+        let stop = AtomicBool::new(false);
+        match link.collect(5, Duration::from_secs(5), &stop).unwrap() {
+            RoundEnd::Done(got) => assert_eq!(got, vec![a, b, c]),
+            RoundEnd::Lost => panic!("round lost"),
+        }
+        let d = link.drops();
+        assert_eq!(d.foreign_source, 1);
+        assert_eq!(d.duplicate_piece, 1);
+        assert_eq!(d.stray_ack, 1);
+        assert_eq!(d.wire.get(wire::DropReason::StaleRound), 1);
+        assert_eq!(
+            d.wire.get(wire::DropReason::Malformed),
+            2,
+            "bad count, other piece count"
+        );
+        assert_eq!(d.wire.total(), 3);
+    }
+
+    /// A later round's bundle while pieces are missing: the round is lost
+    /// and the deliveries already in count as incomplete.
+    #[test]
+    fn a_later_round_before_the_last_piece_loses_the_partial_bundle() {
+        let (relay, mut link, at) = linked();
+        let (a, b) = (inner(1), inner(2));
+        relay.send_to(&piece(5, 0, 2, &[&a, &b]), at).unwrap();
+        relay.send_to(&piece(6, 0, 1, &[]), at).unwrap();
+        let stop = AtomicBool::new(false);
+        let end = link.collect(5, Duration::from_secs(5), &stop).unwrap();
+        assert!(matches!(end, RoundEnd::Lost));
+        assert_eq!(link.drops().wire.get(wire::DropReason::Incomplete), 2);
+        let named = link.drops().named();
+        assert!(named.contains(&("incomplete".to_string(), 2)), "{named:?}");
     }
 }

@@ -7,9 +7,9 @@
 //! that owns it) and every device's partial logits. Three limits apply:
 //!
 //! 1. **One packet, one datagram.** Every message travels as one wire packet
-//!    in one UDP datagram, and the relay delivers it inside an envelope that
-//!    must fit one datagram too: a packet may be at most
-//!    [`MAX_MESSAGE_LEN`] = 65,486 bytes, and a sample at most 65,535 values
+//!    in one UDP datagram, and the relay delivers it as an entry of a round
+//!    bundle that must fit one datagram too: a packet may be at most
+//!    [`MAX_MESSAGE_LEN`] = 65,480 bytes, and a sample at most 65,535 values
 //!    (the wire's count field). The relay's packet limit is set to the
 //!    experiment's largest packet ([`RoundLoad::max_packet_len`]).
 //! 2. **Fragments per round.** The link model sends a message of `len` bytes
@@ -132,20 +132,21 @@ impl RoundLoad {
 #[error("{0}")]
 pub struct CapacityError(String);
 
-/// Limit 1: every packet fits one datagram and its delivery envelope.
+/// Limit 1: every packet fits one datagram, and so does a bundle piece
+/// carrying it.
 pub fn check_packets(load: &RoundLoad) -> Result<(), CapacityError> {
     let values = load.sample_values;
     let len = load.sample_len();
     if values > MAX_SAMPLE_VALUES || len > MAX_MESSAGE_LEN {
         return Err(CapacityError(format!(
             "a sample of {} channel(s) × {} values = {values} {} values is a {len}-byte packet, but a cluster run sends every \
-             sample as one packet of at most {MAX_MESSAGE_LEN} bytes and {MAX_SAMPLE_VALUES} values (its {}-byte delivery \
-             envelope must fit one {}-byte UDP datagram): at most {} {} values per sample. `rocknet train` has no such limit; \
+             sample as one packet of at most {MAX_MESSAGE_LEN} bytes and {MAX_SAMPLE_VALUES} values (a {}-byte bundle \
+             carrying it must fit one {}-byte UDP datagram): at most {} {} values per sample. `rocknet train` has no such limit; \
              shorten the series{}",
             load.channels,
             load.length,
             load.encoding_name(),
-            wire::delivery_len(len),
+            wire::bundle_len(wire::Bundle::entry_len(len)),
             rocknet_linkmodel::relay::MAX_DATAGRAM_LEN,
             load.max_values(),
             load.encoding_name(),
@@ -358,15 +359,15 @@ mod tests {
 
     #[test]
     fn the_largest_sample_that_fits_a_datagram_is_accepted_one_more_is_not() {
-        // 65,486 − 25 = 65,461 bytes of values: 16,365 f32 (65,460 bytes).
-        assert!(check_packets(&load(5, 16_365, SampleEncoding::F32, 2)).is_ok());
-        let e = check_packets(&load(5, 16_366, SampleEncoding::F32, 2)).unwrap_err();
-        assert!(e.0.contains("65486") && e.0.contains("16365 f32"), "{e}");
+        // 65,480 − 25 = 65,455 bytes of values: 16,363 f32 (65,452 bytes).
+        assert!(check_packets(&load(5, 16_363, SampleEncoding::F32, 2)).is_ok());
+        let e = check_packets(&load(5, 16_364, SampleEncoding::F32, 2)).unwrap_err();
+        assert!(e.0.contains("65480") && e.0.contains("16363 f32"), "{e}");
         assert!(
-            e.0.contains("int8\"` (up to 65461 values)"),
+            e.0.contains("int8\"` (up to 65455 values)"),
             "int8 alternative: {e}"
         );
-        assert!(check_packets(&load(5, 65_461, SampleEncoding::Int8, 2)).is_ok());
+        assert!(check_packets(&load(5, 65_455, SampleEncoding::Int8, 2)).is_ok());
         let e = check_packets(&load(5, 100_000, SampleEncoding::Int8, 2)).unwrap_err();
         assert!(e.0.contains("100000 int8 values"), "{e}");
     }

@@ -80,7 +80,7 @@ impl Host {
     }
 
     /// Runs round `round`: beacon for `this` (Idle past the end), end marker,
-    /// then the deliveries until the relay's end-of-round marker. `prev` is
+    /// then the deliveries of the relay's round bundle. `prev` is
     /// the item whose logits travel in this round.
     pub fn round(
         &mut self,

@@ -22,7 +22,8 @@
 //!
 //! Overhead: [`HEADER_LEN`] + [`CRC_LEN`] = 16 bytes. Body lengths: beacon 17,
 //! sample 9 + n·(4 | 1), partial logits 5 + 4·C, absent 4, hello 10,
-//! delivery 5 + inner, fragment 6 + chunk.
+//! delivery 5 + inner, fragment 6 + chunk, bundle 6 + Σ (5 + inner) (layout
+//! in [`Bundle`]).
 //!
 //! # FaceAll sizes (RockNet's deployment, C = 14, L = 131, int8)
 //!
@@ -44,6 +45,7 @@
 //! [`Packet::check_round`], or [`decode_checked`]).
 
 mod body;
+mod bundle;
 mod crc;
 mod error;
 mod frag;
@@ -53,6 +55,7 @@ pub use body::{
     Absent, Beacon, Delivery, Fragment, Hello, LogitsBody, Phase, Sample, SampleEncoding,
     SampleValues, fragment_span,
 };
+pub use bundle::{Bundle, Entries};
 pub use crc::crc16;
 pub use error::{DropCounters, DropReason, WireError};
 pub use frag::{Fragmenter, Reassembler, ReassemblyStats};
@@ -106,6 +109,8 @@ pub enum Kind {
     Delivery = 6,
     /// [`Fragment`].
     Fragment = 7,
+    /// [`Bundle`].
+    Bundle = 8,
 }
 
 impl Kind {
@@ -119,6 +124,7 @@ impl Kind {
             5 => Kind::Hello,
             6 => Kind::Delivery,
             7 => Kind::Fragment,
+            8 => Kind::Bundle,
             _ => return None,
         })
     }
@@ -145,6 +151,8 @@ pub enum Body<'a> {
     Delivery(Delivery<'a>),
     /// A fragment of a larger packet.
     Fragment(Fragment<'a>),
+    /// The relay's round bundle to one receiver (or a piece of it).
+    Bundle(Bundle<'a>),
 }
 
 impl Body<'_> {
@@ -158,6 +166,7 @@ impl Body<'_> {
             Body::Hello(_) => Kind::Hello,
             Body::Delivery(_) => Kind::Delivery,
             Body::Fragment(_) => Kind::Fragment,
+            Body::Bundle(_) => Kind::Bundle,
         }
     }
 
@@ -171,6 +180,7 @@ impl Body<'_> {
             Body::Hello(_) => Hello::BODY_LEN,
             Body::Delivery(d) => d.body_len(),
             Body::Fragment(f) => f.body_len(),
+            Body::Bundle(b) => b.body_len(),
         }
     }
 
@@ -185,6 +195,7 @@ impl Encode for Body<'_> {
         &self,
         encoder: &mut E,
     ) -> Result<(), bincode::error::EncodeError> {
+        use bincode::enc::write::Writer;
         match self {
             Body::Beacon(b) => b.encode(encoder),
             Body::Sample(s) => s.encode(encoder),
@@ -193,6 +204,13 @@ impl Encode for Body<'_> {
             Body::Hello(h) => h.encode(encoder),
             Body::Delivery(d) => d.encode(encoder),
             Body::Fragment(f) => f.encode(encoder),
+            Body::Bundle(b) => {
+                b.piece().encode(encoder)?;
+                b.pieces().encode(encoder)?;
+                // `Bundle::new`/`parse` checked that the count fits.
+                (b.len() as u16).encode(encoder)?;
+                encoder.writer().write(b.entry_bytes())
+            }
         }
     }
 }
@@ -375,6 +393,7 @@ pub fn decode(bytes: &[u8]) -> Result<Packet<'_>, WireError> {
         Kind::Hello => Body::Hello(decode_body(body)?),
         Kind::Delivery => Body::Delivery(decode_body(body)?),
         Kind::Fragment => Body::Fragment(decode_body(body)?),
+        Kind::Bundle => Body::Bundle(Bundle::parse(body)?),
     };
     Ok(Packet {
         cluster: h.cluster,
@@ -428,6 +447,12 @@ pub const fn hello_len() -> usize {
 /// Encoded size of a delivery envelope around an `inner_len`-byte packet.
 pub const fn delivery_len(inner_len: usize) -> usize {
     OVERHEAD + Delivery::FIXED_LEN + inner_len
+}
+
+/// Encoded size of a bundle packet whose entries take `entries_len` bytes
+/// (each entry: [`Bundle::entry_len`] of its inner packet).
+pub const fn bundle_len(entries_len: usize) -> usize {
+    OVERHEAD + Bundle::FIXED_LEN + entries_len
 }
 
 /// Encoded size of a fragment packet carrying `chunk_len` message bytes.

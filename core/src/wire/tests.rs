@@ -16,6 +16,8 @@ enum Owned {
     Absent(Absent),
     Hello(Hello),
     Delivery(u16, u8, Vec<u8>),
+    /// Piece, pieces, encoded entries.
+    Bundle(u16, u16, Vec<u8>),
 }
 
 impl Owned {
@@ -43,8 +45,39 @@ impl Owned {
                 hops: *hops,
                 inner,
             }),
+            Owned::Bundle(piece, pieces, entries) => {
+                Body::Bundle(Bundle::new(*piece, *pieces, entries).unwrap())
+            }
         }
     }
+}
+
+/// The encoded entries of `deliveries` (slot, hops, inner), back to back.
+fn bundle_entries(deliveries: &[(u16, u8, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (slot, hops, inner) in deliveries {
+        let d = Delivery {
+            slot: *slot,
+            hops: *hops,
+            inner,
+        };
+        let at = out.len();
+        out.resize(at + Bundle::entry_len(inner.len()), 0);
+        let n = Bundle::encode_entry(&d, &mut out[at..]).unwrap();
+        assert_eq!(n, Bundle::entry_len(inner.len()));
+    }
+    out
+}
+
+fn arb_deliveries() -> impl Strategy<Value = Vec<(u16, u8, Vec<u8>)>> {
+    prop::collection::vec(
+        (
+            any::<u16>(),
+            any::<u8>(),
+            prop::collection::vec(any::<u8>(), 0..60),
+        ),
+        0..8,
+    )
 }
 
 fn to_bytes(p: &Packet<'_>) -> Vec<u8> {
@@ -108,6 +141,8 @@ fn arb_owned() -> impl Strategy<Value = Owned> {
                 let p = Packet { cluster: c, source: s, round: r, body: inner.body() };
                 Owned::Delivery(slot, hops, to_bytes(&p))
             }),
+        1 => (arb_deliveries(), 1u16..=u16::MAX, any::<u16>())
+            .prop_map(|(d, pieces, piece)| Owned::Bundle(piece % pieces, pieces, bundle_entries(&d))),
     ]
 }
 
@@ -694,5 +729,129 @@ proptest! {
         prop_assert_eq!(counters.get(DropReason::Incomplete), partial);
         prop_assert_eq!(r.stats().incomplete, partial);
         prop_assert_eq!(r.in_progress(), 0);
+    }
+}
+
+/// The bundle layout of docs/wire.md, byte by byte.
+#[test]
+fn bundle_reference_bytes() {
+    let entries = bundle_entries(&[(0x0102, 3, vec![0xAA, 0xBB]), (7, 0, vec![])]);
+    assert_eq!(entries, [0x02, 0x01, 3, 2, 0, 0xAA, 0xBB, 7, 0, 0, 0, 0]);
+    let p = Packet {
+        cluster: 1,
+        source: RELAY_NODE,
+        round: 5,
+        body: Body::Bundle(Bundle::new(1, 3, &entries).unwrap()),
+    };
+    let bytes = to_bytes(&p);
+    assert_eq!(bytes.len(), bundle_len(entries.len()));
+    assert_eq!(bytes.len(), OVERHEAD + 6 + 12);
+    assert_eq!(bytes[3], 8, "kind byte");
+    assert_eq!(&bytes[HEADER_LEN..HEADER_LEN + 6], &[1, 0, 3, 0, 2, 0]);
+    assert_eq!(&bytes[HEADER_LEN + 6..bytes.len() - CRC_LEN], &entries[..]);
+    let Body::Bundle(b) = decode(&bytes).unwrap().body else {
+        panic!("not a bundle");
+    };
+    assert_eq!((b.piece(), b.pieces(), b.len()), (1, 3, 2));
+    let got: Vec<(u16, u8, Vec<u8>)> = b
+        .entries()
+        .map(|d| (d.slot, d.hops, d.inner.to_vec()))
+        .collect();
+    assert_eq!(got, vec![(0x0102, 3, vec![0xAA, 0xBB]), (7, 0, vec![])]);
+}
+
+/// Each inconsistency of a bundle body is `Malformed`, never a panic.
+#[test]
+fn bundle_rejects_inconsistent_bodies() {
+    let entries = bundle_entries(&[(1, 1, vec![9; 4])]);
+    let body = |piece: u16, pieces: u16, count: u16, e: &[u8]| {
+        let mut b = Vec::new();
+        b.extend_from_slice(&piece.to_le_bytes());
+        b.extend_from_slice(&pieces.to_le_bytes());
+        b.extend_from_slice(&count.to_le_bytes());
+        b.extend_from_slice(e);
+        b
+    };
+    assert!(Bundle::parse(&body(0, 1, 1, &entries)).is_ok());
+    assert!(
+        Bundle::parse(&body(0, 1, 0, &[])).is_ok(),
+        "an empty bundle is the round's end"
+    );
+    let bad = [
+        body(1, 1, 1, &entries),                             // piece ≥ pieces
+        body(0, 0, 1, &entries),                             // no pieces
+        body(0, 1, 2, &entries),                             // count says 2, one entry
+        body(0, 1, 0, &entries),                             // count says 0, one entry
+        body(0, 1, 1, &entries[..entries.len() - 1]),        // truncated inner
+        body(0, 1, 1, &[entries.clone(), vec![0]].concat()), // a stray byte
+        body(0, 1, 1, &entries[..3]),                        // truncated entry header
+        vec![0, 0, 1, 0, 0],                                 // truncated fixed part
+        vec![],
+    ];
+    for b in &bad {
+        assert_eq!(Bundle::parse(b), Err(WireError::Malformed), "{b:?}");
+    }
+    assert_eq!(Bundle::new(2, 2, &entries), Err(WireError::Malformed));
+    let mut small = [0u8; 9];
+    let b = Bundle::new(0, 1, &entries).unwrap();
+    assert_eq!(b.write(&mut small), Err(WireError::TooLarge));
+    let d = Delivery {
+        slot: 0,
+        hops: 0,
+        inner: &[0; 4],
+    };
+    assert_eq!(
+        Bundle::encode_entry(&d, &mut small[..8]),
+        Err(WireError::TooLarge)
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Entries round-trip through a bundle packet, in order, whatever the
+    /// piece numbering.
+    #[test]
+    fn bundle_round_trips(d in arb_deliveries(), pieces in 1u16..=u16::MAX, piece in any::<u16>(), round in any::<u32>()) {
+        let entries = bundle_entries(&d);
+        let b = Bundle::new(piece % pieces, pieces, &entries).unwrap();
+        let p = Packet { cluster: 3, source: RELAY_NODE, round, body: Body::Bundle(b) };
+        let bytes = to_bytes(&p);
+        prop_assert_eq!(bytes.len(), bundle_len(entries.len()));
+        let q = decode(&bytes).unwrap();
+        prop_assert_eq!(q, p);
+        let Body::Bundle(got) = q.body else { panic!("not a bundle") };
+        let back: Vec<(u16, u8, Vec<u8>)> = got.entries().map(|e| (e.slot, e.hops, e.inner.to_vec())).collect();
+        prop_assert_eq!(back, d);
+    }
+
+    /// Arbitrary and mutated bundle bodies never panic; whatever parses
+    /// writes back to the same bytes and its entries use them exactly.
+    #[test]
+    fn bundle_bodies_never_panic(
+        d in arb_deliveries(),
+        muts in prop::collection::vec((any::<usize>(), any::<u8>()), 0..4),
+        cut in any::<usize>(),
+        noise in prop::collection::vec(any::<u8>(), 0..64),
+    ) {
+        let entries = bundle_entries(&d);
+        let mut body = vec![0, 0, 1, 0];
+        body.extend_from_slice(&(d.len() as u16).to_le_bytes());
+        body.extend_from_slice(&entries);
+        for (i, v) in &muts {
+            let i = i % body.len();
+            body[i] = *v;
+        }
+        body.truncate(cut % (body.len() + 1));
+        for b in [&body[..], &noise[..]] {
+            if let Ok(p) = Bundle::parse(b) {
+                let mut out = vec![0u8; b.len()];
+                prop_assert_eq!(p.write(&mut out), Ok(b.len()));
+                prop_assert_eq!(&out[..], b);
+                let used: usize = p.entries().map(|e| Bundle::entry_len(e.inner.len())).sum();
+                prop_assert_eq!(used + Bundle::FIXED_LEN, b.len());
+                prop_assert_eq!(p.entries().count(), p.len());
+            }
+        }
     }
 }

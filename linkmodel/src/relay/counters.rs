@@ -17,10 +17,10 @@ pub struct RelayCounters {
     pub rejected: u64,
     /// Deliveries to receivers that never registered.
     pub undeliverable: u64,
-    /// Datagrams the relay decided to send but could not encode — a
-    /// delivery whose envelope would exceed the envelope's length field or
-    /// a UDP datagram ([`MAX_DATAGRAM_LEN`](super::MAX_DATAGRAM_LEN)) — and
-    /// so did not send. The trace still lists such a delivery under its
+    /// Deliveries the relay decided to send but could not encode — one
+    /// whose bundle entry would exceed the entry's length field or, alone in
+    /// a bundle piece, a UDP datagram
+    /// ([`MAX_DATAGRAM_LEN`](super::MAX_DATAGRAM_LEN)) — and so did not send. The trace still lists such a delivery under its
     /// message's `to`: the model delivered it, the relay could not.
     pub unencodable: u64,
     /// Messages of rounds the link model could not run (none of them was
@@ -28,7 +28,7 @@ pub struct RelayCounters {
     pub unflooded: u64,
     /// Datagrams received on the data port.
     pub received: u64,
-    /// Datagrams sent (deliveries, markers, acks).
+    /// Datagrams sent (bundle pieces, acks).
     pub sent: u64,
     /// Sends that failed.
     pub send_errors: u64,

@@ -1,6 +1,6 @@
 //! The UDP relay: nodes send their packets here instead of to a radio, the
 //! [`LinkModel`] decides who hears what, and the relay hands every receiver
-//! exactly those packets as [`Delivery`] envelopes (docs/relay.md).
+//! exactly those packets in one [`Bundle`] per round (docs/relay.md).
 //!
 //! # Round contract
 //!
@@ -13,16 +13,15 @@
 //!    with header source `i` and header round [`NO_ROUND`]. The relay
 //!    records the sender's address for `i` — a later registration moves it,
 //!    so a restarted node simply registers again from its new socket — and
-//!    acks with a Hello `{ node: i }` from [`RELAY_NODE`] (end-of-round
-//!    markers say `node: RELAY_NODE`, so the two cannot be confused) whose
+//!    acks with a Hello `{ node: i }` from [`RELAY_NODE`] whose
 //!    header round is the node's **first round**: the first round it must submit for, and the first
 //!    that waits for it. That is the open round + 1 if a round is open, else
 //!    the next round to open (last closed + 1, or 0 before any round). So a
 //!    node registering while round `r` is open is not waited for in `r`
 //!    (what it still submits for `r` is flooded), only from `r + 1`; for the
-//!    host, the ack names the lowest round it may open. Deliveries and
-//!    markers of rounds before its first round may still reach a node that
-//!    registered during them; it ignores them. With
+//!    host, the ack names the lowest round it may open. Bundles of rounds
+//!    before its first round may still reach a node that registered during
+//!    them; it ignores them. With
 //!    [`RelayOptions::config_hash`] set, a Hello with another hash is refused
 //!    (counted as `config_mismatch`, no ack). Only this Hello registers:
 //!    every other packet counts only from the node's registered address.
@@ -31,7 +30,7 @@
 //!    previous round's deliveries have gone out (point 6). The beacon is the
 //!    host's first message of the round.
 //! 3. **Submissions.** A node sends its messages of round `r` (any kind but
-//!    `Hello` and `Delivery`; header round `r`), then an
+//!    `Hello`, `Delivery` and `Bundle`; header round `r`), then an
 //!    **end-of-submissions marker**: a Hello with header round `r`. Packets
 //!    of a round that is not open yet (above the last closed one) are held
 //!    back, in order, until it opens (bounded by
@@ -51,12 +50,11 @@
 //!    the nodes sent meanwhile is read before the round can time out. The expected nodes whose marker never came are the trace
 //!    line's `missing`, and become **silent**: no later round waits for them,
 //!    so a killed node costs one timeout, not one per round. A silent node
-//!    stays registered — it still gets deliveries and end-of-round markers,
-//!    and what it submits while a round is open is still flooded — and is
-//!    waited for again only once it registers again, from the round its ack
-//!    names. So a node that receives the end-of-round marker of a round at
-//!    or after its first round before it has sent its own marker for that
-//!    round knows the round timed out without it (or it was down) and should
+//!    stays registered — it still gets its round bundles, and what it
+//!    submits while a round is open is still flooded — and is waited for
+//!    again only once it registers again, from the round its ack names. So a
+//!    node that receives a bundle of a round at or after its first round
+//!    before it has sent its own marker for that round knows the round timed out without it (or it was down) and should
 //!    register again. A node's packets after its own marker, and packets of
 //!    closed rounds, are dropped as `stale_round`.
 //! 5. **Flood.** The round's messages are ordered by originator (ascending),
@@ -66,31 +64,36 @@
 //!    round's messages and results do not depend on timing.
 //! 6. **Delivery.** The round's emulated duration ×
 //!    [`RelayOptions::time_scale`] after it closed (0 = at once; pacing never
-//!    changes results), every receiver gets, receivers ascending and messages
-//!    in round order, one `Delivery { slot, hops, inner }` per message the
-//!    model delivered to it (not its own; `inner` is the originator's packet,
-//!    byte for byte), from [`RELAY_NODE`] with header round `r`; then every
-//!    registered node gets the **end-of-round marker**: a Hello from
-//!    [`RELAY_NODE`] with header round `r`. Pacing is a timer, not a pause:
-//!    control commands, `status` and registrations are served meanwhile. The
-//!    next round opens only after these datagrams went out (its packets,
-//!    beacon included, are held back until then), and its timeout counts
-//!    from its opening, so pacing never eats into it. A delivery the relay
-//!    cannot encode (its envelope would not fit the envelope's length field
-//!    or one UDP datagram, [`MAX_DATAGRAM_LEN`]) is not sent and is counted
-//!    as `unencodable`. At shutdown, deliveries still being paced go out at
-//!    once.
+//!    changes results), every registered node, ascending, gets its **round
+//!    bundle**: a [`Bundle`] from [`RELAY_NODE`] with header round `r` whose
+//!    entries are `{ slot, hops, inner }` for each message the model
+//!    delivered to it (not its own; `inner` is the originator's packet, byte
+//!    for byte), in round order — none if nothing reached it. The bundle
+//!    ends the round for its node: the node knows round `r` is over once it
+//!    holds every piece of it. Only a bundle above one UDP datagram
+//!    ([`MAX_DATAGRAM_LEN`]) is cut, between entries, into pieces numbered
+//!    `0..pieces`, each saying its index, the piece count and the round; the
+//!    deliveries are the pieces' entries in index order. So the relay sends
+//!    one datagram per node and round, not one per delivery. Pacing is a
+//!    timer, not a pause: control commands, `status` and registrations are
+//!    served meanwhile. The next round opens only after these datagrams went
+//!    out (its packets, beacon included, are held back until then), and its
+//!    timeout counts from its opening, so pacing never eats into it. A
+//!    delivery the relay cannot encode (its entry would not fit the entry's
+//!    length field, or alone in a piece one UDP datagram: packets above
+//!    [`MAX_MESSAGE_LEN`]) is left out and counted as `unencodable`. At
+//!    shutdown, bundles still being paced go out at once.
 //!
 //! A round the link model cannot run (more fragments than
 //! [`MAX_FRAGMENTS`](crate::flood::MAX_FRAGMENTS)) delivers nothing: its
-//! messages are counted as `unflooded`.
+//! messages are counted as `unflooded` (its bundles are empty).
 //!
 //! Malformed, foreign-cluster, stale, oversize ([`RelayOptions::max_packet_len`])
 //! packets are dropped and counted in
 //! [`DropCounters`](rocknet_core::wire::DropCounters); packets from node
 //! ids outside the topology, from unregistered nodes or from an address
 //! other than the registered one count as `unknown_node`; a beacon from a
-//! device, a `Delivery` sent to the relay, or a packet other than a Hello
+//! device, a `Delivery` or `Bundle` sent to the relay, or a packet other than a Hello
 //! with header round [`NO_ROUND`] as `rejected`. Nothing a peer sends makes
 //! the relay panic or stop.
 //!
@@ -118,6 +121,8 @@
 //! naming the file and the OS error: a trace with rounds missing would make
 //! every figure drawn from it wrong.
 
+#[cfg(target_os = "linux")]
+mod batch;
 pub mod control;
 mod counters;
 mod nodes;
@@ -133,7 +138,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use rocknet_core::wire::{
-    self, Body, Delivery, HOST_NODE, Hello, Kind, Packet, RELAY_NODE, WireError,
+    self, Body, Bundle, Delivery, HOST_NODE, Hello, Kind, Packet, RELAY_NODE, WireError,
 };
 use serde::Serialize;
 use tokio::net::UdpSocket;
@@ -184,10 +189,85 @@ pub const STALL: Duration = Duration::from_millis(300);
 /// sends nothing longer.
 pub const MAX_DATAGRAM_LEN: usize = 65_507;
 
-/// The largest packet the relay can deliver: its [`Delivery`] envelope
-/// ([`wire::delivery_len`]) must fit one UDP datagram ([`MAX_DATAGRAM_LEN`]),
-/// so 65,486 bytes.
-pub const MAX_MESSAGE_LEN: usize = MAX_DATAGRAM_LEN - wire::delivery_len(0);
+/// The largest packet the relay can deliver: a bundle piece carrying only
+/// its entry ([`wire::bundle_len`] of [`Bundle::entry_len`]) must fit one
+/// UDP datagram ([`MAX_DATAGRAM_LEN`]), so 65,480 bytes.
+pub const MAX_MESSAGE_LEN: usize = MAX_DATAGRAM_LEN - wire::bundle_len(0) - Bundle::ENTRY_FIXED_LEN;
+
+/// The most entry bytes one bundle piece carries.
+const MAX_PIECE_ENTRIES_LEN: usize = MAX_DATAGRAM_LEN - wire::bundle_len(0);
+
+/// One receiver's bundle of a round being built: encoded entries, cut into
+/// pieces that each fit one UDP datagram, and each piece's entry count.
+#[derive(Debug)]
+struct BundlePieces {
+    pieces: Vec<(Vec<u8>, u64)>,
+}
+
+impl Default for BundlePieces {
+    fn default() -> Self {
+        // Even without deliveries there is one (empty) piece: the round's end.
+        Self {
+            pieces: vec![(Vec::new(), 0)],
+        }
+    }
+}
+
+impl BundlePieces {
+    /// Appends a delivery; false (nothing appended) if its entry alone
+    /// would not fit a datagram.
+    fn push(&mut self, d: &Delivery<'_>) -> bool {
+        let len = Bundle::entry_len(d.inner.len());
+        if len > MAX_PIECE_ENTRIES_LEN {
+            return false;
+        }
+        if self
+            .pieces
+            .last()
+            .is_none_or(|(p, _)| p.len() + len > MAX_PIECE_ENTRIES_LEN)
+        {
+            self.pieces.push((Vec::new(), 0));
+        }
+        let Some((piece, count)) = self.pieces.last_mut() else {
+            return false;
+        };
+        let at = piece.len();
+        piece.resize(at + len, 0);
+        if Bundle::encode_entry(d, &mut piece[at..]).is_err() {
+            piece.truncate(at);
+            return false;
+        }
+        *count += 1;
+        true
+    }
+
+    /// The pieces as packets of `round`, and how many deliveries could not
+    /// be encoded (only those beyond 65,535 pieces, which the piece fields
+    /// cannot number: those pieces are not sent).
+    fn encode(mut self, cluster: u16, round: u32) -> (Vec<Vec<u8>>, u64) {
+        let max = usize::from(u16::MAX);
+        let mut lost: u64 = self.pieces.iter().skip(max).map(|(_, n)| n).sum();
+        self.pieces.truncate(max);
+        let total = self.pieces.len() as u16;
+        let mut out = Vec::with_capacity(self.pieces.len());
+        for (i, (entries, count)) in self.pieces.iter().enumerate() {
+            let packet = Bundle::new(i as u16, total, entries).and_then(|b| {
+                Packet {
+                    cluster,
+                    source: RELAY_NODE,
+                    round,
+                    body: Body::Bundle(b),
+                }
+                .to_vec()
+            });
+            match packet {
+                Ok(b) => out.push(b),
+                Err(_) => lost += count,
+            }
+        }
+        (out, lost)
+    }
+}
 
 /// [`RelayOptions::max_packet_len`]'s default, for a relay started without
 /// an experiment (`rocknet run` and `rocknet relay` set it to the
@@ -285,8 +365,8 @@ struct OpenRound {
     turned: Instant,
 }
 
-/// A closed round's datagrams (deliveries, then end-of-round markers),
-/// waiting for their pacing time.
+/// A closed round's datagrams (every registered node's bundle), waiting for
+/// their pacing time.
 #[derive(Debug)]
 struct Outbox {
     round: u32,
@@ -493,9 +573,41 @@ impl Relay {
         }
     }
 
+    /// Sends a round's datagrams, many per system call where the OS can.
     async fn send_all(&mut self, datagrams: &[(SocketAddr, Vec<u8>)]) {
+        #[cfg(target_os = "linux")]
+        self.send_batched(datagrams).await;
+        #[cfg(not(target_os = "linux"))]
         for (addr, bytes) in datagrams {
             self.send(*addr, bytes).await;
+        }
+    }
+
+    /// `sendmmsg` until every datagram went out or failed; a failed one
+    /// counts in `send_errors` and the rest still go.
+    #[cfg(target_os = "linux")]
+    async fn send_batched(&mut self, mut rest: &[(SocketAddr, Vec<u8>)]) {
+        use std::io::ErrorKind;
+        use tokio::io::Interest;
+        while let Some((addr, _)) = rest.first() {
+            let sent = match self.data.writable().await {
+                Ok(()) => self
+                    .data
+                    .try_io(Interest::WRITABLE, || batch::send_some(&self.data, rest)),
+                Err(e) => Err(e),
+            };
+            match sent {
+                Ok(n) if n > 0 => {
+                    self.st.counters.sent += n as u64;
+                    rest = &rest[n.min(rest.len())..];
+                }
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
+                other => {
+                    tracing::debug!("send to {addr}: {other:?}");
+                    self.st.counters.send_errors += 1;
+                    rest = &rest[1..];
+                }
+            }
         }
     }
 
@@ -581,11 +693,9 @@ impl State {
         bytes
     }
 
-    /// A Hello from the relay with header round `round`: an end-of-round
-    /// marker (`about` = [`RELAY_NODE`]) or the ack of node `about`'s
-    /// registration (naming its first round) — the body's node tells them
-    /// apart.
-    fn marker_about(&mut self, round: u32, about: u16) -> Option<Vec<u8>> {
+    /// A Hello from the relay with header round `round`: the ack of node
+    /// `about`'s registration (naming its first round).
+    fn ack(&mut self, round: u32, about: u16) -> Option<Vec<u8>> {
         let config_hash = self.opts.config_hash.unwrap_or(0);
         self.encode(
             round,
@@ -594,11 +704,6 @@ impl State {
                 config_hash,
             }),
         )
-    }
-
-    /// The end-of-round marker of `round`.
-    fn marker(&mut self, round: u32) -> Option<Vec<u8>> {
-        self.marker_about(round, RELAY_NODE)
     }
 
     fn drop_wire(&mut self, e: &WireError) {
@@ -665,7 +770,7 @@ impl State {
                 }
                 Item::Done(src)
             }
-            Body::Delivery(_) => {
+            Body::Delivery(_) | Body::Bundle(_) => {
                 self.counters.rejected += 1;
                 return None;
             }
@@ -708,7 +813,7 @@ impl State {
         // previous incarnation, which it no longer does.
         self.close_if_complete();
         // Node ids are below MAX_NODES < u16::MAX (checked at registration).
-        self.marker_about(first, node as u16).map(|ack| (from, ack))
+        self.ack(first, node as u16).map(|ack| (from, ack))
     }
 
     fn stale(&mut self, expected: u32, found: u32) {
@@ -821,7 +926,7 @@ impl State {
     }
 
     /// Runs the open round through the model, writes its trace line and
-    /// fills the outbox with its deliveries and end-of-round markers, due
+    /// fills the outbox with every registered node's round bundle, due
     /// after its paced duration. On a timeout, the expected nodes that did
     /// not send their marker become silent.
     fn close_round(&mut self, timed_out: bool) {
@@ -846,14 +951,14 @@ impl State {
             .iter()
             .map(|s| crate::flood::Message::new(s.origin, s.bytes.len()))
             .collect();
-        let mut datagrams = Vec::new();
         let mut duration_us = 0;
+        let mut result = None;
         match self.model.run_round(u64::from(o.round), &messages) {
             Ok(outcome) => {
                 self.counters.rounds += 1;
                 duration_us = outcome.result.duration().0;
                 self.trace_round(&o, &outcome, timed_out, missing);
-                datagrams = self.deliveries(&o, &outcome.result);
+                result = Some(outcome.result);
             }
             Err(e) => {
                 // Nothing of this round is delivered: counted, not hidden.
@@ -861,12 +966,9 @@ impl State {
                 tracing::warn!("round {}: {e}", o.round);
             }
         }
-        // Even if the model failed, every registered node learns the round
-        // is over, so nobody waits for it forever.
-        if let Some(marker) = self.marker(o.round) {
-            let addrs: Vec<SocketAddr> = self.registry.addrs().collect();
-            datagrams.extend(addrs.into_iter().map(|a| (a, marker.clone())));
-        }
+        // Even if the model failed, every registered node gets its (empty)
+        // bundle and so learns the round is over: nobody waits forever.
+        let datagrams = self.bundles(&o, result.as_ref());
         self.outbox = Some(Outbox {
             round: o.round,
             due: self.paced(duration_us),
@@ -955,31 +1057,40 @@ impl State {
         }
     }
 
-    /// The round's delivery envelopes: receivers ascending, messages in
-    /// round order.
-    fn deliveries(&mut self, o: &OpenRound, res: &RoundResult) -> Vec<(SocketAddr, Vec<u8>)> {
+    /// The round's bundles (contract point 6): for every registered node,
+    /// receivers ascending, its deliveries in round order (none if the model
+    /// could not run the round), in as few pieces as fit a UDP datagram.
+    fn bundles(&mut self, o: &OpenRound, res: Option<&RoundResult>) -> Vec<(SocketAddr, Vec<u8>)> {
         let mut datagrams = Vec::new();
         for r in 0..self.nodes {
+            let addr = self.registry.addr(r);
+            let mut pieces = BundlePieces::default();
             for (m, s) in o.msgs.iter().enumerate() {
                 if r == s.origin {
                     continue;
                 }
-                let Some(d) = res.delivery(m, r) else {
+                let Some(d) = res.and_then(|res| res.delivery(m, r)) else {
                     continue;
                 };
-                let Some(addr) = self.registry.addr(r) else {
+                if addr.is_none() {
                     self.counters.undeliverable += 1;
                     continue;
-                };
-                let body = Body::Delivery(Delivery {
+                }
+                let entry = Delivery {
                     slot: u16::try_from(d.slot).unwrap_or(u16::MAX),
                     hops: u8::try_from(d.hop).unwrap_or(u8::MAX),
                     inner: &s.bytes,
-                });
-                if let Some(b) = self.encode(o.round, body) {
-                    datagrams.push((addr, b));
+                };
+                if !pieces.push(&entry) {
+                    self.counters.unencodable += 1;
                 }
             }
+            let Some(addr) = addr else {
+                continue;
+            };
+            let (encoded, lost) = pieces.encode(self.opts.cluster, o.round);
+            self.counters.unencodable += lost;
+            datagrams.extend(encoded.into_iter().map(|b| (addr, b)));
         }
         datagrams
     }

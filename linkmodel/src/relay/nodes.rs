@@ -79,11 +79,6 @@ impl Registry {
             .map(|i| [i as u64, u64::from(self.first_round[i])])
             .collect()
     }
-
-    /// Every registered address, by node ascending.
-    pub(super) fn addrs(&self) -> impl Iterator<Item = SocketAddr> + '_ {
-        self.addr.iter().flatten().copied()
-    }
 }
 
 #[cfg(test)]
@@ -113,6 +108,6 @@ mod tests {
         assert_eq!(r.registered().collect::<Vec<_>>(), vec![0, 1]);
         assert_eq!(r.joining_after(Some(6)), vec![[1, 8]]);
         assert_eq!(r.joining_after(None), vec![[0, 0], [1, 8]]);
-        assert_eq!(r.addrs().collect::<Vec<_>>(), vec![a, b]);
+        assert_eq!((r.addr(0), r.addr(1)), (Some(a), Some(b)));
     }
 }

@@ -104,14 +104,18 @@ fn the_ack_names_the_first_round_the_node_is_waited_for_in() {
     assert_eq!(register(&mut st, 2), 1);
     let out = deliver(&mut st);
     assert_eq!(out.round, 0);
-    // Every registered node, node 3 included, gets round 0's end marker.
-    let markers: Vec<SocketAddr> = out
+    // Every registered node, node 3 included, gets round 0's bundle, which
+    // ends the round for it.
+    let bundles: Vec<SocketAddr> = out
         .datagrams
         .iter()
-        .filter(|(_, b)| matches!(wire::decode(b).unwrap().body, Body::Hello(_)))
+        .filter(
+            |(_, b)| matches!(wire::decode(b).unwrap().body, Body::Bundle(b) if b.pieces() == 1),
+        )
         .map(|(a, _)| *a)
         .collect();
-    assert_eq!(markers, (0..4).map(addr).collect::<Vec<_>>());
+    assert_eq!(bundles, (0..4).map(addr).collect::<Vec<_>>());
+    assert_eq!(out.datagrams.len(), 4, "one datagram per node");
     // Round 1 opened on delivery and waits for node 3 too.
     assert_eq!(st.open.as_ref().map(|o| o.round), Some(1));
     assert_eq!(st.waiting_for(), vec![0, 1, 2, 3]);
@@ -208,6 +212,79 @@ fn a_timeout_silences_the_missing_nodes_until_they_register_again() {
     assert_eq!(lines[2]["missing"], serde_json::json!([]));
 }
 
+/// A receiver's deliveries above one datagram are cut into pieces at entry
+/// boundaries: each piece fits, numbers itself, and the pieces in order give
+/// the deliveries in round order.
+#[test]
+fn a_bundle_above_a_datagram_is_cut_into_self_describing_pieces() {
+    let mut st = state_slots(
+        2,
+        20_000,
+        RelayOptions {
+            max_packet_len: 40_000,
+            ..RelayOptions::default()
+        },
+    );
+    for i in 0..3 {
+        register(&mut st, i);
+    }
+    st.on_data(&beacon(0), addr(0));
+    let samples: Vec<Vec<u8>> = (0..3u32)
+        .map(|k| {
+            let values = vec![k as f32; 7_000];
+            packet(
+                1,
+                0,
+                Body::Sample(Sample {
+                    sample_index: k,
+                    label: 1,
+                    values: SampleValues::f32(&values),
+                }),
+            )
+        })
+        .collect();
+    for s in &samples {
+        st.on_data(s, addr(1));
+    }
+    for i in 0..3 {
+        marker(&mut st, i, 0);
+    }
+    let out = deliver(&mut st);
+    assert_eq!(st.counters.unencodable, 0);
+    let beacon0 = beacon(0);
+    for node in [0, 2] {
+        let pieces: Vec<Bundle<'_>> = out
+            .datagrams
+            .iter()
+            .filter(|(a, _)| *a == addr(node))
+            .map(|(_, b)| {
+                assert!(b.len() <= MAX_DATAGRAM_LEN);
+                let p = wire::decode(b).unwrap();
+                assert_eq!((p.source, p.round), (RELAY_NODE, 0));
+                match p.body {
+                    Body::Bundle(b) => b,
+                    other => panic!("{other:?}"),
+                }
+            })
+            .collect();
+        // 3 × 28,025-byte samples (+ the beacon for node 2) need 2 pieces.
+        assert_eq!(pieces.len(), 2, "node {node}");
+        for (i, b) in pieces.iter().enumerate() {
+            assert_eq!((usize::from(b.piece()), b.pieces()), (i, 2));
+        }
+        let inner: Vec<&[u8]> = pieces
+            .iter()
+            .flat_map(|b| b.entries())
+            .map(|d| d.inner)
+            .collect();
+        let mut want: Vec<&[u8]> = samples.iter().map(Vec::as_slice).collect();
+        if node == 2 {
+            want.insert(0, &beacon0);
+        }
+        assert_eq!(inner, want, "node {node}");
+    }
+}
+
 #[test]
 fn deliveries_too_large_for_an_envelope_are_counted_not_sent() {
     // Enough slots for the two ~650-fragment samples to get through.
@@ -223,9 +300,9 @@ fn deliveries_too_large_for_an_envelope_are_counted_not_sent() {
         register(&mut st, i);
     }
     st.on_data(&beacon(0), addr(0));
-    // The largest body the header allows (65,549-byte packet: its envelope
-    // overflows the delivery's length field), and one whose envelope only
-    // overflows a UDP datagram (65,505 + 21 > 65,507).
+    // The largest body the header allows (65,549-byte packet: its entry
+    // overflows the entry's length field), and one whose bundle only
+    // overflows a UDP datagram (65,505 + 27 > 65,507).
     for n in [(wire::MAX_BODY_LEN - Sample::FIXED_LEN) / 4, 16_370] {
         let values = vec![0.5f32; n];
         let big = packet(
@@ -237,7 +314,8 @@ fn deliveries_too_large_for_an_envelope_are_counted_not_sent() {
                 values: SampleValues::f32(&values),
             }),
         );
-        assert!(big.len() + wire::delivery_len(0) > MAX_DATAGRAM_LEN);
+        assert!(big.len() > MAX_MESSAGE_LEN);
+        assert!(wire::bundle_len(Bundle::entry_len(big.len())) > MAX_DATAGRAM_LEN);
         st.on_data(&big, addr(1));
     }
     for i in 0..3 {
@@ -245,9 +323,18 @@ fn deliveries_too_large_for_an_envelope_are_counted_not_sent() {
     }
     let out = deliver(&mut st);
     // Nodes 0 and 2 each miss both samples; the beacon still reaches 1 and
-    // 2, and all three get the end marker.
+    // 2, and all three get their bundle.
     assert_eq!(st.counters.unencodable, 4);
-    assert_eq!(out.datagrams.len(), 2 + 3);
+    assert_eq!(out.datagrams.len(), 3);
+    let entries: Vec<usize> = out
+        .datagrams
+        .iter()
+        .map(|(_, b)| match wire::decode(b).unwrap().body {
+            Body::Bundle(b) => b.len(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(entries, vec![0, 1, 1]);
     assert!(
         out.datagrams
             .iter()

@@ -54,5 +54,6 @@ pub(super) fn kind_name(k: Kind) -> &'static str {
         Kind::Hello => "hello",
         Kind::Delivery => "delivery",
         Kind::Fragment => "fragment",
+        Kind::Bundle => "bundle",
     }
 }

@@ -90,7 +90,7 @@ pub fn standard(r: u32) -> Vec<Vec<Vec<u8>>> {
         .collect()
 }
 
-/// One envelope as a receiver got it.
+/// One delivery as a receiver got it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Got {
     /// The inner packet's source.
@@ -242,8 +242,8 @@ impl Cluster {
         }
     }
 
-    /// Every live node's envelopes of round `r` in arrival order, up to the
-    /// relay's end-of-round marker (empty for dead nodes).
+    /// Every live node's deliveries of round `r`, from its round bundle
+    /// (empty for dead nodes).
     pub async fn collect(&self, r: u32) -> Vec<Vec<Got>> {
         let mut out = Vec::new();
         for i in 0..NODES {
@@ -285,27 +285,40 @@ impl Cluster {
     }
 }
 
-/// One socket's envelopes of round `r` up to the end-of-round marker.
+/// One socket's deliveries of round `r`: every piece of its bundle (which
+/// must agree on the piece count and come once each), entries in piece order.
 pub async fn collect_one(s: &UdpSocket, r: u32) -> Vec<Got> {
     let mut buf = vec![0u8; 65_536];
-    let mut got = Vec::new();
+    let mut pieces: Vec<Option<Vec<Got>>> = Vec::new();
     loop {
         let n = timeout(WAIT, s.recv(&mut buf)).await.unwrap().unwrap();
         let p = wire::decode(&buf[..n]).unwrap();
         assert_eq!((p.source, p.round), (RELAY_NODE, r));
-        match p.body {
-            Body::Hello(_) => return got,
-            Body::Delivery(d) => {
+        let Body::Bundle(b) = p.body else {
+            panic!("unexpected {:?}", p.body);
+        };
+        if pieces.is_empty() {
+            pieces = vec![None; usize::from(b.pieces())];
+        }
+        assert_eq!(pieces.len(), usize::from(b.pieces()), "piece count changed");
+        let slot = &mut pieces[usize::from(b.piece())];
+        assert!(slot.is_none(), "piece {} twice", b.piece());
+        let got = b
+            .entries()
+            .map(|d| {
                 let inner = d.packet().unwrap();
                 assert_eq!(inner.round, r);
-                got.push(Got {
+                Got {
                     origin: usize::from(inner.source),
                     slot: u32::from(d.slot),
                     hops: u32::from(d.hops),
                     inner: d.inner.to_vec(),
-                });
-            }
-            other => panic!("unexpected {other:?}"),
+                }
+            })
+            .collect();
+        *slot = Some(got);
+        if pieces.iter().all(Option::is_some) {
+            return pieces.into_iter().flatten().flatten().collect();
         }
     }
 }
