@@ -122,6 +122,34 @@ pub fn transform<T: ConvInput>(
     if !plan.is_univariate() {
         channels::validate(plan, channel_counts, channel_indices)?;
     }
+    #[cfg(all(feature = "std", target_arch = "x86_64"))]
+    {
+        macro_rules! call {
+            ($f:path) => {
+                // SAFETY: the CPU has the features `$f` is compiled for.
+                unsafe {
+                    $f(
+                        plan,
+                        sel,
+                        biases,
+                        channel_counts,
+                        channel_indices,
+                        series,
+                        scratch,
+                        out,
+                    )
+                }
+            };
+        }
+        if std::is_x86_feature_detected!("avx512f") {
+            call!(wide::transform_avx512);
+            return Ok(());
+        }
+        if std::is_x86_feature_detected!("avx2") {
+            call!(wide::transform_avx2);
+            return Ok(());
+        }
+    }
     transform_unchecked(
         plan,
         sel,
@@ -135,9 +163,70 @@ pub fn transform<T: ConvInput>(
     Ok(())
 }
 
-/// [`transform`] after its checks.
+/// [`transform_unchecked`] compiled for wider vector units, chosen at run
+/// time on an x86_64 host. The loops run over time positions, element-wise
+/// (every output's f32 sums keep their order), so the vector widths change
+/// the speed, never a bit.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+mod wide {
+    use super::*;
+
+    /// With AVX2 (8 lanes).
+    #[target_feature(enable = "avx2")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn transform_avx2<T: ConvInput>(
+        plan: &MiniRocketPlan,
+        sel: &BlockSelection,
+        biases: &[f32],
+        channel_counts: &[u8],
+        channel_indices: &[u16],
+        series: &[T],
+        scratch: &mut [T::Acc],
+        out: &mut [f32],
+    ) {
+        transform_unchecked(
+            plan,
+            sel,
+            biases,
+            channel_counts,
+            channel_indices,
+            series,
+            scratch,
+            out,
+        )
+    }
+
+    /// With AVX-512 (16 lanes, mask registers for the PPV counts).
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    pub(super) unsafe fn transform_avx512<T: ConvInput>(
+        plan: &MiniRocketPlan,
+        sel: &BlockSelection,
+        biases: &[f32],
+        channel_counts: &[u8],
+        channel_indices: &[u16],
+        series: &[T],
+        scratch: &mut [T::Acc],
+        out: &mut [f32],
+    ) {
+        transform_unchecked(
+            plan,
+            sel,
+            biases,
+            channel_counts,
+            channel_indices,
+            series,
+            scratch,
+            out,
+        )
+    }
+}
+
+/// [`transform`] after its checks: the definition, and the only path on
+/// targets without run-time feature detection (the firmware).
 #[allow(clippy::too_many_arguments)]
-fn transform_unchecked<T: ConvInput>(
+#[inline(always)]
+pub(crate) fn transform_unchecked<T: ConvInput>(
     plan: &MiniRocketPlan,
     sel: &BlockSelection,
     biases: &[f32],
@@ -292,4 +381,71 @@ pub fn scatter_to_reference(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::owned::fit_all;
+    use super::*;
+    use crate::series::SeriesView;
+    use proptest::prelude::*;
+    use std::vec;
+    use std::vec::Vec;
+
+    /// The dispatched transform (vector code on this host when it has the
+    /// features) against the definition, bit for bit.
+    fn same_bits<T: ConvInput>(values: &[T], n: usize, ch: usize, len: usize, features: usize) {
+        let plan = MiniRocketPlan::new(len, ch, features).unwrap();
+        let view = SeriesView::new(values, n, ch, len).unwrap();
+        let model = fit_all(&plan, view, 7).unwrap();
+        let k = model.kernels();
+        let mut scratch = vec![T::Acc::default(); transform_scratch_len(&plan)];
+        let f = k.num_features();
+        let (mut a, mut b) = (vec![0f32; f], vec![0f32; f]);
+        for i in 0..n {
+            k.transform(view.series(i), &mut scratch, &mut a).unwrap();
+            transform_unchecked(
+                &plan,
+                &k.selection,
+                k.biases,
+                k.channel_counts,
+                k.channel_indices,
+                view.series(i),
+                &mut scratch,
+                &mut b,
+            );
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&a), bits(&b), "series {i}");
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        #[test]
+        fn vector_paths_give_the_definitions_bits_f32(
+            len in 9usize..80,
+            ch in 1usize..3,
+            seed in any::<u64>(),
+        ) {
+            let n = 3;
+            let mut s = seed;
+            let values: Vec<f32> = (0..n * ch * len)
+                .map(|_| {
+                    s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    ((s >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 7.3
+                })
+                .collect();
+            same_bits(&values, n, ch, len, 672);
+        }
+
+        #[test]
+        fn vector_paths_give_the_definitions_bits_int8(
+            len in 9usize..80,
+            ch in 1usize..3,
+            values in proptest::collection::vec(any::<i8>(), 3 * 2 * 80),
+        ) {
+            let n = 3;
+            same_bits(&values[..n * ch * len], n, ch, len, 672);
+        }
+    }
 }
