@@ -100,11 +100,7 @@ mod avx2 {
             };
             let s = _mm256_mul_ps(_mm256_mul_ps(wv, xv), scale);
             let non_negative = _mm256_cmp_ps::<_CMP_GE_OQ>(s, zero);
-            let r = _mm256_blendv_ps(
-                _mm256_sub_ps(s, half),
-                _mm256_add_ps(s, half),
-                non_negative,
-            );
+            let r = _mm256_blendv_ps(_mm256_sub_ps(s, half), _mm256_add_ps(s, half), non_negative);
             let in_range = _mm256_cmp_ps::<_CMP_LT_OQ>(_mm256_and_ps(r, abs_mask), limit);
             if _mm256_movemask_ps(in_range) == 0xff {
                 let q = _mm256_cvttps_epi32(r);
@@ -121,12 +117,7 @@ mod avx2 {
         }
         let mut lanes = [0i64; 4];
         // SAFETY: `lanes` holds exactly 32 bytes.
-        unsafe {
-            _mm256_storeu_si256(
-                lanes.as_mut_ptr().cast(),
-                _mm256_add_epi64(acc_lo, acc_hi),
-            )
-        };
+        unsafe { _mm256_storeu_si256(lanes.as_mut_ptr().cast(), _mm256_add_epi64(acc_lo, acc_hi)) };
         for l in lanes {
             total = total.wrapping_add(l);
         }
@@ -182,10 +173,7 @@ mod avx512 {
             let in_range = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(_mm512_abs_ps(r), limit);
             if in_range == 0xffff {
                 let q = _mm512_cvttps_epi32(r);
-                acc_lo = _mm512_add_epi64(
-                    acc_lo,
-                    _mm512_cvtepi32_epi64(_mm512_castsi512_si256(q)),
-                );
+                acc_lo = _mm512_add_epi64(acc_lo, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(q)));
                 acc_hi = _mm512_add_epi64(
                     acc_hi,
                     _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64::<1>(q)),
@@ -295,7 +283,9 @@ mod tests {
     fn fixed_dot_takes_the_vector_path_on_features() {
         // Realistic magnitudes (every lane in range) and one huge lane in a
         // chunk (scalar fallback for that chunk only).
-        let w: Vec<f32> = (0..483).map(|i| ((i * 37 % 101) as f32 - 50.0) * 1e-3).collect();
+        let w: Vec<f32> = (0..483)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) * 1e-3)
+            .collect();
         let mut x: Vec<f32> = (0..483).map(|i| (i % 17) as f32 / 16.0).collect();
         assert_eq!(fixed_dot(&w, &x), fixed_dot_scalar(&w, &x));
         x[9] = 3.0e30;

@@ -190,6 +190,59 @@ pub(crate) fn count_above<T: ConvInput>(c: &[T::Acc], bias: f32) -> u32 {
         .fold(0u32, |n, &v| n + u32::from(T::acc_to_f32(v) > bias))
 }
 
+/// `out[i] = count_above(c, biases[i]) / c.len()` for every bias, with AVX2:
+/// up to 32 biases per pass over `c`, each output broadcast and compared with
+/// 8 biases per instruction (lanes across biases, so no per-bias horizontal
+/// sum; unused lanes compare with +inf and are dropped), then one vector
+/// division per 8 features. The same comparisons (`v > b`, false with NaN),
+/// integer counts and f32 division as one bias at a time.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+#[target_feature(enable = "avx2")]
+pub(crate) fn ppv_avx2<T: ConvInput>(c: &[T::Acc], biases: &[f32], out: &mut [f32]) {
+    for (bs, os) in biases.chunks(32).zip(out.chunks_mut(32)) {
+        match bs.len().div_ceil(8) {
+            1 => ppv_avx2_pass::<T, 1>(c, bs, os),
+            2 => ppv_avx2_pass::<T, 2>(c, bs, os),
+            3 => ppv_avx2_pass::<T, 3>(c, bs, os),
+            _ => ppv_avx2_pass::<T, 4>(c, bs, os),
+        }
+    }
+}
+
+/// One pass of [`ppv_avx2`] over `c` for `bs.len() <= 8·G` biases.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn ppv_avx2_pass<T: ConvInput, const G: usize>(c: &[T::Acc], bs: &[f32], os: &mut [f32]) {
+    use core::arch::x86_64::*;
+    let mut padded = [[f32::INFINITY; 8]; G];
+    for (slot, &b) in padded.iter_mut().flatten().zip(bs) {
+        *slot = b;
+    }
+    // SAFETY: each row of `padded` holds 8 f32.
+    let b: [__m256; G] = core::array::from_fn(|g| unsafe { _mm256_loadu_ps(padded[g].as_ptr()) });
+    let mut n = [_mm256_setzero_si256(); G];
+    for &v in c {
+        let v = _mm256_set1_ps(T::acc_to_f32(v));
+        for (n, &b) in n.iter_mut().zip(&b) {
+            // All-ones (−1) where b < v, i.e. v > b (false with NaN).
+            let above = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_LT_OQ>(b, v));
+            *n = _mm256_sub_epi32(*n, above);
+        }
+    }
+    let positions = _mm256_set1_ps(c.len() as f32);
+    let mut q = [[0.0f32; 8]; G];
+    for (q, &n) in q.iter_mut().zip(&n) {
+        // Counts are below 2^24: their f32 conversion is exact, as `n as f32`.
+        let r = _mm256_div_ps(_mm256_cvtepi32_ps(n), positions);
+        // SAFETY: `q` holds 8 f32.
+        unsafe { _mm256_storeu_ps(q.as_mut_ptr(), r) };
+    }
+    for (o, &r) in os.iter_mut().zip(q.iter().flatten()) {
+        *o = r;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::kernels::KERNEL_INDICES;

@@ -356,7 +356,15 @@ mod tests {
                     xs.extend([mid, f32::from_bits(mid.to_bits() + 1), -mid]);
                 }
             }
-            xs.extend([f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 0.0, -0.0, 2.0, -2.0]);
+            xs.extend([
+                f32::NAN,
+                f32::INFINITY,
+                f32::NEG_INFINITY,
+                0.0,
+                -0.0,
+                2.0,
+                -2.0,
+            ]);
             // A sweep over the bit patterns of [-1.5, 1.5] (both signs).
             let top = 1.5f32.to_bits();
             for bits in (0..=top).step_by(61) {
