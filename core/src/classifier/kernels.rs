@@ -4,8 +4,9 @@
 //!
 //! Contract: both return exactly the bits of their scalar definitions
 //! ([`fixed_dot_scalar`], [`add_scaled_scalar`]) for every input, NaN and
-//! overflow included. On an x86_64 host with `std`, an AVX-512 or AVX2 path
-//! is chosen at run time; elsewhere (the firmware) the scalar loop runs. The vector paths
+//! overflow included. On an x86_64 host with `std`, an AVX2 path is chosen at
+//! run time; elsewhere (the firmware) the scalar loop runs. (AVX-512
+//! intrinsics need Rust 1.89, above the workspace's minimum.) The vector paths
 //! keep every f32 operation of the scalar one (same operands, same order, no
 //! FMA) and only regroup the integer sum, which is associative (wrapping,
 //! as the scalar sum is in release builds).
@@ -16,15 +17,9 @@ use super::logits::product_to_fixed;
 #[inline]
 pub fn fixed_dot(w: &[f32], x: &[f32]) -> i64 {
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
-    {
-        if std::is_x86_feature_detected!("avx512f") {
-            // SAFETY: AVX-512F is present (checked above).
-            return unsafe { avx512::fixed_dot(w, x) };
-        }
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 is present (checked above).
-            return unsafe { avx2::fixed_dot(w, x) };
-        }
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 is present (checked above).
+        return unsafe { avx2::fixed_dot(w, x) };
     }
     fixed_dot_scalar(w, x)
 }
@@ -41,17 +36,10 @@ pub fn fixed_dot_scalar(w: &[f32], x: &[f32]) -> i64 {
 #[inline]
 pub fn add_scaled(g: &mut [f32], d: f32, x: &[f32]) {
     #[cfg(all(feature = "std", target_arch = "x86_64"))]
-    {
-        if std::is_x86_feature_detected!("avx512f") {
-            // SAFETY: AVX-512F is present (checked above).
-            unsafe { avx512::add_scaled(g, d, x) };
-            return;
-        }
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 is present (checked above).
-            unsafe { avx2::add_scaled(g, d, x) };
-            return;
-        }
+    if std::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 is present (checked above).
+        unsafe { avx2::add_scaled(g, d, x) };
+        return;
     }
     add_scaled_scalar(g, d, x);
 }
@@ -130,69 +118,6 @@ mod avx2 {
     /// The scalar loop compiled for AVX2 (LLVM vectorises it 8 wide; it does
     /// not contract `d·f + g` into an FMA).
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn add_scaled(g: &mut [f32], d: f32, x: &[f32]) {
-        super::add_scaled_scalar(g, d, x);
-    }
-}
-
-#[cfg(all(feature = "std", target_arch = "x86_64"))]
-mod avx512 {
-    use core::arch::x86_64::*;
-
-    use super::super::logits::product_to_fixed;
-
-    const LANES: usize = 16;
-
-    /// As the AVX2 version, sixteen products at a time.
-    #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn fixed_dot(w: &[f32], x: &[f32]) -> i64 {
-        let n = w.len().min(x.len());
-        let (w, x) = (&w[..n], &x[..n]);
-        let chunks = n / LANES;
-        let scale = _mm512_set1_ps((1u64 << super::super::logits::LOGIT_FRAC_BITS) as f32);
-        let half = _mm512_set1_ps(0.5);
-        let zero = _mm512_setzero_ps();
-        let limit = _mm512_set1_ps(2_147_483_648.0);
-        let mut acc_lo = _mm512_setzero_si512();
-        let mut acc_hi = _mm512_setzero_si512();
-        let mut total = 0i64;
-        for i in 0..chunks {
-            let at = i * LANES;
-            // SAFETY: at + 16 <= n, the length of both slices.
-            let (wv, xv) = unsafe {
-                (
-                    _mm512_loadu_ps(w.as_ptr().add(at)),
-                    _mm512_loadu_ps(x.as_ptr().add(at)),
-                )
-            };
-            let s = _mm512_mul_ps(_mm512_mul_ps(wv, xv), scale);
-            let non_negative = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(s, zero);
-            // s + 0.5 where s >= 0, else s − 0.5 (NaN takes s − 0.5, as in
-            // the scalar code, and then fails the range check).
-            let r = _mm512_mask_add_ps(_mm512_sub_ps(s, half), non_negative, s, half);
-            let in_range = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(_mm512_abs_ps(r), limit);
-            if in_range == 0xffff {
-                let q = _mm512_cvttps_epi32(r);
-                acc_lo = _mm512_add_epi64(acc_lo, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(q)));
-                acc_hi = _mm512_add_epi64(
-                    acc_hi,
-                    _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64::<1>(q)),
-                );
-            } else {
-                for (&wi, &xi) in w[at..at + LANES].iter().zip(&x[at..at + LANES]) {
-                    total = total.wrapping_add(product_to_fixed(wi, xi));
-                }
-            }
-        }
-        total = total.wrapping_add(_mm512_reduce_add_epi64(_mm512_add_epi64(acc_lo, acc_hi)));
-        for (&wi, &xi) in w[chunks * LANES..].iter().zip(&x[chunks * LANES..]) {
-            total = total.wrapping_add(product_to_fixed(wi, xi));
-        }
-        total
-    }
-
-    /// The scalar loop compiled for AVX-512 (16 lanes, never fused).
-    #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn add_scaled(g: &mut [f32], d: f32, x: &[f32]) {
         super::add_scaled_scalar(g, d, x);
     }

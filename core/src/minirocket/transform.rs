@@ -410,9 +410,7 @@ mod tests {
             .map(|i| ((i * 7919) % 31) as f32 * 0.37 - 5.0)
             .collect();
         same_bits(&values, 4, 1, 12, 3360);
-        let values8: Vec<i8> = (0..4 * 12)
-            .map(|i| ((i * 7919) % 255) as i32 as i8)
-            .collect();
+        let values8: Vec<i8> = (0..4 * 12).map(|i: i32| ((i * 7919) % 255) as i8).collect();
         same_bits(&values8, 4, 1, 12, 3360);
     }
 
