@@ -9,9 +9,9 @@
 
 use rand_distr::{Distribution, StandardNormal};
 
+use super::kernels;
 use super::logits::{
-    LogitTotals, MAX_CLASSES, PartialLogits, cross_entropy, product_to_fixed, softmax,
-    value_to_fixed,
+    LogitTotals, MAX_CLASSES, PartialLogits, cross_entropy, softmax, value_to_fixed,
 };
 use crate::memory::{BufferLens, MemoryFootprint};
 use crate::minirocket::{self, BlockSelection, MiniRocketPlan};
@@ -379,11 +379,7 @@ impl<T: ConvInput, S: Storage> DeviceModel<T, S> {
         let mut sums = [0i64; MAX_CLASSES];
         for (class, sum) in sums.iter_mut().enumerate().take(c) {
             let row = &params[class * f_i..(class + 1) * f_i];
-            let mut s: i64 = row
-                .iter()
-                .zip(x)
-                .map(|(&w, &f)| product_to_fixed(w, f))
-                .sum();
+            let mut s = kernels::fixed_dot(row, x);
             if self.spec.holds_class_bias {
                 s += value_to_fixed(params[c * f_i + class]);
             }
@@ -417,9 +413,7 @@ impl<T: ConvInput, S: Storage> DeviceModel<T, S> {
         let grads = self.b.grads.as_mut();
         for class in 0..c {
             let d = probs[class] - if class == label { 1.0 } else { 0.0 };
-            for (g, &f) in grads[class * f_i..(class + 1) * f_i].iter_mut().zip(x) {
-                *g += d * f;
-            }
+            kernels::add_scaled(&mut grads[class * f_i..(class + 1) * f_i], d, x);
             if self.spec.holds_class_bias {
                 grads[c * f_i + class] += d;
             }

@@ -1,6 +1,7 @@
 //! One device's slice of the linear softmax classifier (docs/method.md#classifier).
 
 mod device;
+pub mod kernels;
 mod logits;
 
 pub use device::{DeviceBuffers, DeviceError, DeviceModel, DeviceSpec};

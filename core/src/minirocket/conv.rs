@@ -21,7 +21,7 @@ use core::ops::{Add, Sub};
 use crate::series::ConvInput;
 
 /// Writes `x` into `buf` as `[0; pad] x [0; pad]` (`buf.len() == x.len() + 2·pad`).
-#[inline]
+#[inline(always)]
 pub(crate) fn pad_into<T: ConvInput>(x: &[T], pad: usize, buf: &mut [T::Acc]) {
     debug_assert_eq!(buf.len(), x.len() + 2 * pad);
     let (head, rest) = buf.split_at_mut(pad);
@@ -41,7 +41,7 @@ fn tap<A>(xp: &[A], d: usize, i: usize, lo: usize, n: usize) -> &[A] {
 
 /// `s[t] = Σ` of the nine taps of output `t` (all `L` outputs), summed in the
 /// reference's order: centre, −4d, −3d, −2d, −d, +d, +2d, +3d, +4d.
-#[inline]
+#[inline(always)]
 pub(crate) fn nine_tap_sum<A: Copy + Add<Output = A>>(xp: &[A], d: usize, s: &mut [A]) {
     let n = s.len();
     let c = tap(xp, d, 4, 0, n);
@@ -60,7 +60,7 @@ pub(crate) fn nine_tap_sum<A: Copy + Add<Output = A>>(xp: &[A], d: usize, s: &mu
 
 /// Multiplies every value by 3 (the reference's `G = X + X + X`, which rounds
 /// as `3·X` does: `X + X` is exact).
-#[inline]
+#[inline(always)]
 pub(crate) fn times_three<T: ConvInput>(buf: &mut [T::Acc]) {
     for v in buf.iter_mut() {
         *v = T::THREE * *v;
@@ -69,7 +69,7 @@ pub(crate) fn times_three<T: ConvInput>(buf: &mut [T::Acc]) {
 
 /// `c[t − lo] = ((g[t+i0·d] − s[t]) + g[t+i1·d]) + g[t+i2·d]` for `t` in
 /// `lo..lo + c.len()`, with `g` the padded `3·x` and `s` the nine-tap sums.
-#[inline]
+#[inline(always)]
 pub(crate) fn kernel_conv<A: Copy + Add<Output = A> + Sub<Output = A>>(
     g: &[A],
     s: &[A],
@@ -92,7 +92,7 @@ pub(crate) fn kernel_conv<A: Copy + Add<Output = A> + Sub<Output = A>>(
 /// [`kernel_conv`], shared by every kernel with the same first two indices
 /// (84 kernels, 28 pairs: a pair needs some i2 > i1, so i1 ≤ 7), so each
 /// kernel then costs one addition per output.
-#[inline]
+#[inline(always)]
 pub(crate) fn pair_partial<A: Copy + Add<Output = A> + Sub<Output = A>>(
     g: &[A],
     s: &[A],
@@ -112,7 +112,7 @@ pub(crate) fn pair_partial<A: Copy + Add<Output = A> + Sub<Output = A>>(
 
 /// `c[t − lo] = p[t] + g[t+i2·d]` for `t` in `lo..lo + c.len()`, completing
 /// [`kernel_conv`] from a [`pair_partial`] (same values, same rounding).
-#[inline]
+#[inline(always)]
 pub(crate) fn add_third_tap<A: Copy + Add<Output = A>>(
     g: &[A],
     p: &[A],
@@ -131,7 +131,7 @@ pub(crate) fn add_third_tap<A: Copy + Add<Output = A>>(
 
 /// As [`kernel_conv`], but adds the kernel's output to `c` (the next channel
 /// of a multivariate block: channels are summed in subset order).
-#[inline]
+#[inline(always)]
 pub(crate) fn kernel_conv_add<A: Copy + Add<Output = A> + Sub<Output = A>>(
     g: &[A],
     s: &[A],
@@ -154,7 +154,7 @@ pub(crate) fn kernel_conv_add<A: Copy + Add<Output = A> + Sub<Output = A>>(
 /// order `((G0 + G1) + G2) − S` (no shared sums: the fit convolves a
 /// different example per block). `add` accumulates into `c` instead of
 /// overwriting it.
-#[inline]
+#[inline(always)]
 pub(crate) fn kernel_conv_direct<T: ConvInput>(
     xp: &[T::Acc],
     d: usize,
@@ -184,10 +184,63 @@ pub(crate) fn kernel_conv_direct<T: ConvInput>(
 }
 
 /// Number of `c` values strictly greater than `bias` (compared in f32).
-#[inline]
+#[inline(always)]
 pub(crate) fn count_above<T: ConvInput>(c: &[T::Acc], bias: f32) -> u32 {
     c.iter()
         .fold(0u32, |n, &v| n + u32::from(T::acc_to_f32(v) > bias))
+}
+
+/// `out[i] = count_above(c, biases[i]) / c.len()` for every bias, with AVX2:
+/// up to 32 biases per pass over `c`, each output broadcast and compared with
+/// 8 biases per instruction (lanes across biases, so no per-bias horizontal
+/// sum; unused lanes compare with +inf and are dropped), then one vector
+/// division per 8 features. The same comparisons (`v > b`, false with NaN),
+/// integer counts and f32 division as one bias at a time.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+#[target_feature(enable = "avx2")]
+pub(crate) fn ppv_avx2<T: ConvInput>(c: &[T::Acc], biases: &[f32], out: &mut [f32]) {
+    for (bs, os) in biases.chunks(32).zip(out.chunks_mut(32)) {
+        match bs.len().div_ceil(8) {
+            1 => ppv_avx2_pass::<T, 1>(c, bs, os),
+            2 => ppv_avx2_pass::<T, 2>(c, bs, os),
+            3 => ppv_avx2_pass::<T, 3>(c, bs, os),
+            _ => ppv_avx2_pass::<T, 4>(c, bs, os),
+        }
+    }
+}
+
+/// One pass of [`ppv_avx2`] over `c` for `bs.len() <= 8·G` biases.
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn ppv_avx2_pass<T: ConvInput, const G: usize>(c: &[T::Acc], bs: &[f32], os: &mut [f32]) {
+    use core::arch::x86_64::*;
+    let mut padded = [[f32::INFINITY; 8]; G];
+    for (slot, &b) in padded.iter_mut().flatten().zip(bs) {
+        *slot = b;
+    }
+    // SAFETY: each row of `padded` holds 8 f32.
+    let b: [__m256; G] = core::array::from_fn(|g| unsafe { _mm256_loadu_ps(padded[g].as_ptr()) });
+    let mut n = [_mm256_setzero_si256(); G];
+    for &v in c {
+        let v = _mm256_set1_ps(T::acc_to_f32(v));
+        for (n, &b) in n.iter_mut().zip(&b) {
+            // All-ones (−1) where b < v, i.e. v > b (false with NaN).
+            let above = _mm256_castps_si256(_mm256_cmp_ps::<_CMP_LT_OQ>(b, v));
+            *n = _mm256_sub_epi32(*n, above);
+        }
+    }
+    let positions = _mm256_set1_ps(c.len() as f32);
+    let mut q = [[0.0f32; 8]; G];
+    for (q, &n) in q.iter_mut().zip(&n) {
+        // Counts are below 2^24: their f32 conversion is exact, as `n as f32`.
+        let r = _mm256_div_ps(_mm256_cvtepi32_ps(n), positions);
+        // SAFETY: `q` holds 8 f32.
+        unsafe { _mm256_storeu_ps(q.as_mut_ptr(), r) };
+    }
+    for (o, &r) in os.iter_mut().zip(q.iter().flatten()) {
+        *o = r;
+    }
 }
 
 #[cfg(test)]

@@ -172,26 +172,23 @@ impl DynamicTreeCode {
         }
         // Largest `lo` with t[lo] <= x (0 if x < t[0]). Invariant:
         // lo <= 256 − 2·step, so lo + step <= 255.
+        // Branch-free steps (a select, not a jump): the comparisons follow
+        // the data, so a branch would be mispredicted about half the time.
         let mut lo = 0usize;
         let mut step = 128usize;
         while step > 0 {
-            if t[lo + step] <= x {
-                lo += step;
-            }
+            lo += step * usize::from(t[lo + step] <= x);
             step >>= 1;
         }
-        if lo == 255 || x <= t[lo] {
-            return lo as u8;
-        }
-        let hi = lo + 1;
+        // `x` lies strictly between t[lo] and t[lo + 1] (else t[lo] is the
+        // code); the choice below is again a select, not a jump.
+        let between = lo != 255 && x > t[lo];
+        let hi = (lo + 1).min(255);
         let d_lo = x - t[lo];
         let d_hi = t[hi] - x;
         // Rounding is monotone: a strict f32 inequality is also strict exactly.
-        if d_hi < d_lo {
-            return hi as u8;
-        }
-        if d_lo < d_hi {
-            return lo as u8;
+        if !between || d_lo != d_hi {
+            return (lo + usize::from(between && d_hi < d_lo)) as u8;
         }
         // Equal after rounding: decide with exact differences (f64 holds the
         // difference of two f32 of this magnitude exactly).
@@ -305,6 +302,77 @@ mod tests {
         for code in [DynamicTreeCode::SIGNED, DynamicTreeCode::UNSIGNED] {
             for c in 0..=255u8 {
                 assert_eq!(code.encode(code.decode(c)), c);
+            }
+        }
+    }
+
+    /// `encode` as first written (branching binary search and comparisons):
+    /// the select-based one must agree with it everywhere.
+    fn encode_branching(code: &DynamicTreeCode, x: f32) -> u8 {
+        let t = code.values();
+        if x.is_nan() {
+            return code.zero_code();
+        }
+        let mut lo = 0usize;
+        let mut step = 128usize;
+        while step > 0 {
+            if t[lo + step] <= x {
+                lo += step;
+            }
+            step >>= 1;
+        }
+        if lo == 255 || x <= t[lo] {
+            return lo as u8;
+        }
+        let hi = lo + 1;
+        let (d_lo, d_hi) = (x - t[lo], t[hi] - x);
+        if d_hi < d_lo {
+            return hi as u8;
+        }
+        if d_lo < d_hi {
+            return lo as u8;
+        }
+        let x = x as f64;
+        if t[hi] as f64 - x < x - t[lo] as f64 {
+            hi as u8
+        } else {
+            lo as u8
+        }
+    }
+
+    #[test]
+    fn encode_agrees_with_the_branching_search() {
+        for code in [DynamicTreeCode::SIGNED, DynamicTreeCode::UNSIGNED] {
+            // Every entry, its neighbours a few ulps away and the midpoints.
+            let t = code.values();
+            let mut xs = std::vec::Vec::new();
+            for (i, &v) in t.iter().enumerate() {
+                for k in 0..4u32 {
+                    xs.push(f32::from_bits(v.to_bits().wrapping_add(k)));
+                    xs.push(f32::from_bits(v.to_bits().wrapping_sub(k)));
+                }
+                if i < 255 {
+                    let mid = ((v as f64 + t[i + 1] as f64) / 2.0) as f32;
+                    xs.extend([mid, f32::from_bits(mid.to_bits() + 1), -mid]);
+                }
+            }
+            xs.extend([
+                f32::NAN,
+                f32::INFINITY,
+                f32::NEG_INFINITY,
+                0.0,
+                -0.0,
+                2.0,
+                -2.0,
+            ]);
+            // A sweep over the bit patterns of [-1.5, 1.5] (both signs).
+            let top = 1.5f32.to_bits();
+            for bits in (0..=top).step_by(61) {
+                xs.push(f32::from_bits(bits));
+                xs.push(-f32::from_bits(bits));
+            }
+            for x in xs {
+                assert_eq!(code.encode(x), encode_branching(&code, x), "x = {x:e}");
             }
         }
     }
