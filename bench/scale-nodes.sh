@@ -4,8 +4,8 @@
 # centre of a square whose side grows as √N, 400 m at N = 100, the same
 # density as linkmodel/benches/flood.rs) with the first topology seed in 1..20
 # that is connected, BLE 2M, Mixer with N_tx 3 and max(150, 4·N) slots, no
-# extra loss; GunPoint with 10,000 features (84 kernels × 20 dilations = 1,680
-# (dilation, kernel) blocks, so 250 devices each own at least 6), batch 16,
+# extra loss; GunPoint with 10,000 features (84 kernels × 16 dilations = 1,344
+# (dilation, kernel) blocks, so 250 devices each own at least 5), batch 16,
 # `missing = "zero"`, time_scale = 0, one epoch by default. Per N it prints:
 #   rounds/s        the run's rounds over its wall time (report.json)
 #   relay CPU/round the relay process's utime + stime (/proc/<relay_pid>/stat,
