@@ -32,7 +32,8 @@ trap 'rm -rf "$out"' EXIT
 # Follows the relay of the run under $1 (its cluster.json names relay_pid)
 # and writes its last utime + stime in seconds to $2.
 relay_cpu_poller() {
-    python3 - "$1" "$2" <<'EOF'
+    # exec: the background job's pid is the poller's own, so `kill` stops it.
+    exec python3 - "$1" "$2" <<'EOF'
 import glob, json, os, sys, time
 runs, dest = sys.argv[1], sys.argv[2]
 tick = os.sysconf("SC_CLK_TCK")
