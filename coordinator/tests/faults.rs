@@ -416,7 +416,7 @@ fn a_full_disk_fails_the_run_at_the_first_failed_write_naming_the_file() {
         .unwrap()
         .unwrap()
         .path();
-    let trace = run_dir.join("trace.jsonl");
+    let trace = run_dir.join("trace.jsonl.zst");
     let enospc = "No space left on device (os error 28)";
     assert!(
         stderr.contains(&format!("writing the trace {}: {enospc}", trace.display())),
