@@ -221,6 +221,27 @@ mod tests {
     }
 
     #[test]
+    fn a_compressed_trace_cut_off_mid_block_reads_to_its_last_flush() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("trace.jsonl.zst");
+        let round = r#"{"round":0,"duration_us":100,"messages":[],"radio":[[1,1,0,0]]}"#;
+        let mut w = rocknet_linkmodel::trace_file::TraceWriter::create(&p).unwrap();
+        writeln!(w, "{round}").unwrap();
+        w.flush().unwrap();
+        // Written but never flushed: lost with the killed relay.
+        writeln!(w, "{round}").unwrap();
+        std::mem::forget(w);
+        let s = summarize(&p, 0, 1, true).unwrap();
+        assert_eq!((s.rounds, s.flood_us), (1, 100));
+        let e = format!("{:#}", summarize(&p, 0, 1, false).unwrap_err());
+        assert!(
+            e.contains("reading") && e.contains("trace.jsonl.zst"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn a_partial_last_line_is_left_out_only_when_allowed() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("trace.jsonl");
