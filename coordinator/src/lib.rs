@@ -23,4 +23,5 @@ pub mod scale;
 pub mod summary;
 #[cfg(test)]
 mod testing;
+pub mod trace_view;
 pub mod train;

@@ -11,6 +11,7 @@ use rocknet_coordinator::experiment::Experiment;
 use rocknet_coordinator::report::TrainReport;
 use rocknet_coordinator::run_report::RunStatus;
 use rocknet_coordinator::train::{self, TrainOptions};
+use rocknet_linkmodel::trace_file::TraceFormat;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -50,11 +51,39 @@ enum Command {
     /// `link-down A B`, `link-up A B`, `node-down N`, `node-up N`,
     /// `partition 1-10 11-20`, `heal`, `prr A B P`, `status`, `shutdown`.
     Ctl(CtlArgs),
+    /// Print a run's link-model trace as JSON lines (selected) or export its
+    /// deliveries as pcapng for Wireshark (docs/relay.md#pcapng).
+    Trace(TraceArgs),
     /// Re-render a run's plots and summary.md from its report.json.
     Report {
         /// The run directory, e.g. runs/gunpoint.
         dir: PathBuf,
     },
+}
+
+#[derive(Args, Debug)]
+struct TraceArgs {
+    /// A run directory, or a trace file (`.jsonl.zst` or `.jsonl`).
+    path: PathBuf,
+    /// Rounds `A..B` (inclusive), `A..` or `A`.
+    #[arg(long, value_parser = rocknet_coordinator::trace_view::parse_rounds)]
+    round: Option<std::ops::RangeInclusive<u64>>,
+    /// Only messages this node sent or received.
+    #[arg(long)]
+    node: Option<u64>,
+    /// Only messages of this kind.
+    #[arg(long, value_enum)]
+    kind: Option<rocknet_coordinator::trace_view::TraceKind>,
+    /// Print JSON lines (the default).
+    #[arg(long, conflicts_with = "pcapng")]
+    jsonl: bool,
+    /// Write the deliveries as pcapng to this file instead.
+    #[arg(long, value_name = "OUT", requires = "slot_us")]
+    pcapng: Option<PathBuf>,
+    /// The link model's slot length, µs (pcapng timestamps), e.g. 681 for
+    /// configs/linkmodel-testbed20.toml.
+    #[arg(long)]
+    slot_us: Option<u64>,
 }
 
 #[derive(Args, Debug)]
@@ -87,6 +116,10 @@ struct RunArgs {
     /// Print the report as JSON on stdout.
     #[arg(long)]
     json: bool,
+    /// How the run directory keeps the link model's trace: `zstd`
+    /// (`trace.jsonl.zst`) or `jsonl` (`trace.jsonl`, ~10× larger).
+    #[arg(long, value_enum, default_value = "zstd")]
+    trace_format: TraceFormat,
 }
 
 #[derive(Args, Debug)]
@@ -116,7 +149,7 @@ struct ServeArgs {
     #[arg(long, default_value = "0.0.0.0:7800")]
     listen: std::net::SocketAddr,
     /// The relay's trace file, if readable from here (a shared volume);
-    /// copied into the run directory.
+    /// copied into the run directory (same format: `.zst` or plain).
     #[arg(long)]
     trace: Option<PathBuf>,
     /// The relay's control address: told to shut down when the run ends, so
@@ -144,7 +177,8 @@ struct RelayCli {
     /// Control address (`rocknet ctl`, and `shutdown` from `rocknet serve`).
     #[arg(long, default_value = "0.0.0.0:7701")]
     control: std::net::SocketAddr,
-    /// Trace file (JSON lines, one per round, flushed per round).
+    /// Trace file (JSON lines, one per round, flushed per round);
+    /// zstd-compressed if the name ends in `.zst` (`trace.jsonl.zst`).
     #[arg(long)]
     trace: Option<PathBuf>,
     /// Override the number of epochs (must match the coordinator's).
@@ -198,6 +232,7 @@ struct TrainArgs {
 fn main() -> Result<()> {
     match Cli::parse().command {
         Command::Train(args) => train_cmd(args),
+        Command::Trace(args) => trace_cmd(&args),
         Command::Ctl(args) => ctl_cmd(&args),
         Command::Run(args) => run_cmd(&args),
         Command::Serve(args) => serve_cmd(&args),
@@ -300,7 +335,14 @@ fn prepare_cluster(
 
 fn run_cmd(args: &RunArgs) -> Result<()> {
     let (exp, net) = prepare_cluster(&args.config, args.epochs, args.seed)?;
-    run_and_print(&exp, &net, cluster::Deployment::Local, &args.out, args.json)
+    run_and_print(
+        &exp,
+        &net,
+        cluster::Deployment::Local,
+        args.trace_format,
+        &args.out,
+        args.json,
+    )
 }
 
 fn scale_cmd(args: &ScaleArgs) -> Result<()> {
@@ -338,6 +380,31 @@ fn scale_cmd(args: &ScaleArgs) -> Result<()> {
     Ok(())
 }
 
+fn trace_cmd(args: &TraceArgs) -> Result<()> {
+    use rocknet_coordinator::trace_view::{self, Selection};
+    let path = trace_view::resolve(&args.path)?;
+    let sel = Selection {
+        rounds: args.round.clone(),
+        node: args.node,
+        kind: args.kind,
+    };
+    match (&args.pcapng, args.slot_us) {
+        (Some(out), Some(slot_us)) => {
+            let file = std::fs::File::create(out)
+                .with_context(|| format!("creating {}", out.display()))?;
+            let mut w = std::io::BufWriter::new(file);
+            let frames = trace_view::write_pcapng(&path, &sel, slot_us, &mut w)
+                .with_context(|| format!("writing {}", out.display()))?;
+            eprintln!("{frames} frames written to {}", out.display());
+            Ok(())
+        }
+        _ => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            trace_view::write_jsonl(&path, &sel, &mut out)
+        }
+    }
+}
+
 fn serve_cmd(args: &ServeArgs) -> Result<()> {
     init_tracing();
     let (exp, net) = prepare_cluster(&args.config, args.epochs, args.seed)?;
@@ -357,6 +424,9 @@ fn serve_cmd(args: &ServeArgs) -> Result<()> {
             trace: args.trace.clone(),
             control,
         },
+        args.trace
+            .as_deref()
+            .map_or(TraceFormat::Zstd, TraceFormat::of_path),
         &args.out,
         false,
     );
@@ -396,6 +466,7 @@ fn run_and_print(
     exp: &Experiment,
     net: &cluster::NetworkPlan,
     deployment: cluster::Deployment,
+    trace_format: TraceFormat,
     out: &std::path::Path,
     json: bool,
 ) -> Result<()> {
@@ -460,6 +531,7 @@ fn run_and_print(
         cluster::RunSetup {
             out: out.to_path_buf(),
             deployment,
+            trace_format,
             interrupted: interrupted.clone(),
         },
         &mut on_progress,

@@ -3,6 +3,7 @@
 //! These start real processes (the `rocknet` binary's hidden `node` and
 //! `linkmodel` subcommands) on loopback.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -87,10 +88,19 @@ fn run_over_a_lossless_line_equals_train_bit_for_bit() {
         .unwrap()
         .unwrap()
         .path();
-    for f in ["report.json", "trace.jsonl", "config.json", "cluster.json"] {
+    for f in [
+        "report.json",
+        "trace.jsonl.zst",
+        "config.json",
+        "cluster.json",
+    ] {
         assert!(dir.join(f).is_file(), "{f} missing in {}", dir.display());
     }
-    let lines = std::fs::read_to_string(dir.join("trace.jsonl")).unwrap();
+    let mut lines = String::new();
+    rocknet_linkmodel::trace_file::open(&dir.join("trace.jsonl.zst"))
+        .unwrap()
+        .read_to_string(&mut lines)
+        .unwrap();
     assert_eq!(
         lines.lines().filter(|l| l.contains("\"round\"")).count() as u64,
         run["rounds"].as_u64().unwrap()

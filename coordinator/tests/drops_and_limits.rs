@@ -6,6 +6,7 @@
 
 mod common;
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -75,7 +76,11 @@ fn basicmotions_over_line6_equals_train_with_nothing_dropped() {
     assert_eq!(net["delivery_ratio"], 1.0, "{net}");
     // Every sample was flooded: 2 epochs × (40 train + 40 test) rounds
     // carry one 2,425-byte sample each.
-    let trace = std::fs::read_to_string(only_run_dir(out.path()).join("trace.jsonl")).unwrap();
+    let mut trace = String::new();
+    rocknet_linkmodel::trace_file::open(&only_run_dir(out.path()).join("trace.jsonl.zst"))
+        .unwrap()
+        .read_to_string(&mut trace)
+        .unwrap();
     let samples = trace.matches(r#""kind":"sample","len":2425"#).count();
     assert_eq!(samples, 160);
 }

@@ -391,18 +391,25 @@ impl Drop for Tmpfs {
     }
 }
 
-/// The run directory on a 256 KiB tmpfs: the trace fills it within a few
-/// hundred rounds. The run stops at that first failed write, naming the
+/// The run directory on a small tmpfs: the trace fills it within a few
+/// hundred rounds (plain on 256 KiB; compressed, flushed every 256 KiB of
+/// lines, on 48 KiB). The run stops at that first failed write, naming the
 /// file and the OS error (not a misleading parse error at the end), and
 /// says on the console which report files could not be written and why.
 #[test]
 fn a_full_disk_fails_the_run_at_the_first_failed_write_naming_the_file() {
-    let disk = Tmpfs::mount("256k");
+    full_disk("jsonl", "256k", "trace.jsonl");
+    full_disk("zstd", "48k", "trace.jsonl.zst");
+}
+
+fn full_disk(format: &str, size: &str, trace_file: &str) {
+    let disk = Tmpfs::mount(size);
     let out = disk.path().join("runs");
     let cfg = common::config("quickstart.toml");
     let output = rocknet()
         .arg("run")
         .arg(&cfg)
+        .args(["--trace-format", format])
         .arg("--out")
         .arg(&out)
         .env("RUST_BACKTRACE", "0")
@@ -416,7 +423,7 @@ fn a_full_disk_fails_the_run_at_the_first_failed_write_naming_the_file() {
         .unwrap()
         .unwrap()
         .path();
-    let trace = run_dir.join("trace.jsonl");
+    let trace = run_dir.join(trace_file);
     let enospc = "No space left on device (os error 28)";
     assert!(
         stderr.contains(&format!("writing the trace {}: {enospc}", trace.display())),

@@ -24,7 +24,8 @@ pub struct RelayArgs {
     /// Control address (`rocknet ctl`).
     #[arg(long, default_value = "127.0.0.1:7701")]
     pub control: SocketAddr,
-    /// Trace file (JSON lines, one per round).
+    /// Trace file (JSON lines, one per round); zstd-compressed if the name
+    /// ends in `.zst` (e.g. `trace.jsonl.zst`).
     #[arg(long)]
     pub trace: Option<PathBuf>,
     /// Wall-clock seconds per emulated second (0 = as fast as possible).

@@ -27,4 +27,5 @@ pub mod loss;
 pub mod phy;
 pub mod relay;
 pub mod topology;
+pub mod trace_file;
 pub mod units;

@@ -63,6 +63,19 @@ pub fn require_qemu() {
     }
 }
 
+/// Panics with the install command unless `tshark` runs.
+pub fn require_tshark() {
+    let ok = Command::new("tshark")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "tshark is not installed (needed to read the pcapng export).\n\
+         {INSTALL_ALL}, or: DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends tshark"
+    );
+}
+
 /// Panics with the install command unless the rustup target is installed.
 pub fn require_rust_target(target: &str) {
     let installed = Command::new("rustup")

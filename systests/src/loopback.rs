@@ -32,7 +32,7 @@ pub fn only_run_dir(runs: &Path) -> PathBuf {
 pub struct LoopbackRun {
     /// Holds the run directory until dropped.
     _out: tempfile::TempDir,
-    /// The run directory (`report.json`, `trace.jsonl`, …).
+    /// The run directory (`report.json`, `trace.jsonl.zst`, …).
     pub dir: PathBuf,
 }
 
@@ -79,8 +79,8 @@ pub fn assert_same_as_loopback(deployment: &str, deployed: &Path, loopback: &Loo
             "{deployment}: {key} differs from loopback"
         );
     }
-    let trace = std::fs::read(deployed.join("trace.jsonl")).unwrap();
-    let local_trace = std::fs::read(loopback.dir.join("trace.jsonl")).unwrap();
+    let trace = std::fs::read(deployed.join("trace.jsonl.zst")).unwrap();
+    let local_trace = std::fs::read(loopback.dir.join("trace.jsonl.zst")).unwrap();
     assert!(
         trace == local_trace,
         "{deployment}: the trace differs from loopback's"

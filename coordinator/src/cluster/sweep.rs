@@ -94,6 +94,7 @@ pub fn run_sizes(
             RunSetup {
                 out: out.to_path_buf(),
                 deployment: Deployment::Local,
+                trace_format: rocknet_linkmodel::trace_file::TraceFormat::Zstd,
                 interrupted: interrupted.clone(),
             },
             &mut |pr| on_progress(n, pr),

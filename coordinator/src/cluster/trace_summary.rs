@@ -1,9 +1,8 @@
-//! What the link model's `trace.jsonl` says about a run: radio time per
+//! What the link model's trace (`trace.jsonl.zst` or `trace.jsonl`) says about a run: radio time per
 //! node, deliveries and losses, faults, the rounds each device contributed
 //! nothing to.
 
-use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::ErrorKind;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -54,26 +53,29 @@ impl TraceSummary {
 /// Reads `path`; `devices` devices are nodes 1..=devices; logits are due
 /// in rounds `1..=items`. With `partial_tail` (an aborted run: the relay
 /// may have been killed mid-write), a last line without its newline that is
-/// not JSON is left out; anywhere else it is an error naming the line.
+/// not JSON, and a compressed trace's unfinished last block, are left out;
+/// anywhere else they are errors naming the file (and line).
 pub fn summarize(
     path: &Path,
     devices: usize,
     items: u64,
     partial_tail: bool,
 ) -> Result<TraceSummary> {
-    let f = File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut reader = rocknet_linkmodel::trace_file::open(path)
+        .with_context(|| format!("opening {}", path.display()))?;
     let mut s = TraceSummary {
         missed: vec![Vec::new(); devices],
         ..TraceSummary::default()
     };
     let mut contributed = vec![false; devices];
-    let mut reader = BufReader::new(f);
     let mut raw = Vec::new();
     for i in 0.. {
         raw.clear();
-        let n = reader
-            .read_until(b'\n', &mut raw)
-            .with_context(|| format!("reading {}", path.display()))?;
+        let n = match reader.read_until(b'\n', &mut raw) {
+            Ok(n) => n,
+            Err(e) if partial_tail && e.kind() == ErrorKind::UnexpectedEof => break,
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
         if n == 0 {
             break;
         }
@@ -216,6 +218,27 @@ mod tests {
         assert_eq!(s.faults[0].round, 1);
         assert_eq!(s.radio(1, 10).on_us, 50);
         assert_eq!(s.relay_drops, Some(vec![("too_large".to_string(), 2)]));
+    }
+
+    #[test]
+    fn a_compressed_trace_cut_off_mid_block_reads_to_its_last_flush() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("trace.jsonl.zst");
+        let round = r#"{"round":0,"duration_us":100,"messages":[],"radio":[[1,1,0,0]]}"#;
+        let mut w = rocknet_linkmodel::trace_file::TraceWriter::create(&p).unwrap();
+        writeln!(w, "{round}").unwrap();
+        w.flush().unwrap();
+        // Written but never flushed: lost with the killed relay.
+        writeln!(w, "{round}").unwrap();
+        std::mem::forget(w);
+        let s = summarize(&p, 0, 1, true).unwrap();
+        assert_eq!((s.rounds, s.flood_us), (1, 100));
+        let e = format!("{:#}", summarize(&p, 0, 1, false).unwrap_err());
+        assert!(
+            e.contains("reading") && e.contains("trace.jsonl.zst"),
+            "{e}"
+        );
     }
 
     #[test]

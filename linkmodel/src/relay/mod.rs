@@ -109,14 +109,16 @@
 //! # Trace
 //!
 //! With [`RelayOptions::trace`], one JSON line per round
-//! ([`TraceRound`], written and flushed when the round closes, before its
-//! deliveries go out, so a reader that got round r's deliveries finds its
-//! line), plus one
+//! ([`TraceRound`], written when the round closes, before its deliveries go
+//! out; a plain trace is flushed then, so a reader that got round r's
+//! deliveries finds its line), plus one
 //! `{"drops": …}` line at shutdown with the timing-independent counters
 //! (drop reasons, `undeliverable`, `unencodable`, `rounds`; datagram totals,
 //! send errors, timeouts and silenced nodes are only in the `status`
 //! reply). `status` writes nothing to the trace, so polling it never changes
 //! the file: the same seed, config and inputs give a byte-identical file.
+//! A name ending in `.zst` gets the lines zstd-compressed
+//! ([`crate::trace_file`]).
 //! A failed trace write (a full disk) stops the relay at once with an error
 //! naming the file and the OS error: a trace with rounds missing would make
 //! every figure drawn from it wrong.
@@ -130,9 +132,8 @@ mod status;
 mod trace;
 
 use std::collections::BTreeMap;
-use std::fs::File;
 use std::future::Future;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -148,6 +149,7 @@ use crate::config::{ConfigError, LinkModel, LinkModelConfig, RoundOutcome};
 use crate::fault::Fault;
 use crate::flood::RoundResult;
 use crate::topology::NodeId;
+use crate::trace_file::TraceWriter;
 use control::{CtlCommand, parse_command};
 pub use counters::RelayCounters;
 use nodes::Registry;
@@ -323,7 +325,8 @@ pub struct RelayOptions {
     /// Packets of rounds not open yet held back, at most; also the most
     /// messages one round takes (more count as `rejected`).
     pub max_pending: usize,
-    /// Where to write the trace (JSON lines), if anywhere.
+    /// Where to write the trace (JSON lines), if anywhere; zstd-compressed
+    /// if the name ends in `.zst` ([`crate::trace_file`]).
     pub trace: Option<PathBuf>,
 }
 
@@ -398,7 +401,7 @@ struct State {
     live: Vec<Fault>,
     queued: Vec<Fault>,
     pair_counts: Vec<u64>,
-    trace: Option<BufWriter<File>>,
+    trace: Option<TraceWriter>,
     /// The first failed trace write: the serve loop ends with it.
     trace_failed: Option<RelayError>,
     /// A `shutdown` command came: the serve loop ends after its reply.
@@ -459,9 +462,10 @@ impl Relay {
         }
         let model = config.build()?;
         let trace = match &opts.trace {
-            Some(p) => Some(BufWriter::new(
-                File::create(p).map_err(io_err(format!("creating trace {}", p.display())))?,
-            )),
+            Some(p) => Some(
+                TraceWriter::create(p)
+                    .map_err(io_err(format!("creating trace {}", p.display())))?,
+            ),
             None => None,
         };
         let data = udp_socket(data, "data")?;
@@ -623,7 +627,7 @@ impl Relay {
 }
 
 impl State {
-    fn new(model: LinkModel, opts: RelayOptions, trace: Option<BufWriter<File>>) -> Self {
+    fn new(model: LinkModel, opts: RelayOptions, trace: Option<TraceWriter>) -> Self {
         let nodes = model.topology().nodes();
         Self {
             model,
@@ -1031,10 +1035,10 @@ impl State {
             faults: self.model.faults().summary(),
         };
         self.write_trace(&line);
-        // Per round, so a process that shares the file (`rocknet serve` in
-        // another container) reads whole rounds while the relay runs.
+        // A plain trace per round, so a process that shares the file reads
+        // whole rounds while the relay runs; a compressed one in larger steps.
         if let Some(t) = &mut self.trace
-            && let Err(e) = t.flush()
+            && let Err(e) = t.end_round()
         {
             self.fail_trace(e);
         }
@@ -1109,9 +1113,10 @@ impl State {
     /// The trace's last line, written once at shutdown.
     fn write_drops(&mut self) -> Result<(), RelayError> {
         let v = serde_json::json!({ "drops": self.counters.trace_json() });
-        self.write_trace(&v);
-        if let Some(t) = &mut self.trace
-            && let Err(e) = t.flush()
+        let mut line = v.to_string().into_bytes();
+        line.push(b'\n');
+        if let Some(t) = self.trace.take()
+            && let Err(e) = t.finish_with(&line)
         {
             self.fail_trace(e);
         }

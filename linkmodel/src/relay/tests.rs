@@ -156,7 +156,7 @@ fn a_reregistration_ends_the_wait_for_the_previous_incarnation() {
 fn a_timeout_silences_the_missing_nodes_until_they_register_again() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("t.jsonl");
-    let trace = BufWriter::new(File::create(&path).unwrap());
+    let trace = TraceWriter::create(&path).unwrap();
     let cfg: LinkModelConfig =
         toml::from_str("[topology]\nkind = \"line\"\ndevices = 3\nprr = 1.0\n").unwrap();
     let mut st = State::new(cfg.build().unwrap(), RelayOptions::default(), Some(trace));
@@ -405,8 +405,23 @@ fn a_stall_of_the_relay_does_not_count_toward_the_round_timeout() {
 #[test]
 fn a_failed_trace_write_is_an_error_naming_the_file_and_the_os_error() {
     // /dev/full: every write fails with ENOSPC, as on a full disk.
+    for zstd in [false, true] {
+        a_failed_trace_write_is_reported(zstd);
+    }
+}
+
+fn a_failed_trace_write_is_reported(zstd: bool) {
     let path = std::path::PathBuf::from("/dev/full");
-    let trace = BufWriter::new(File::create(&path).expect("/dev/full"));
+    let file = std::io::BufWriter::new(std::fs::File::create(&path).expect("/dev/full"));
+    let trace = if zstd {
+        TraceWriter::Zstd {
+            encoder: zstd::stream::write::Encoder::new(file, 3).unwrap(),
+            // The first round's line is flushed at once.
+            unflushed: usize::MAX / 2,
+        }
+    } else {
+        TraceWriter::Plain(file)
+    };
     let cfg: LinkModelConfig =
         toml::from_str("[topology]\nkind = \"line\"\ndevices = 1\nprr = 1.0\n").unwrap();
     let opts = RelayOptions {
@@ -425,8 +440,11 @@ fn a_failed_trace_write_is_an_error_naming_the_file_and_the_os_error() {
     assert_eq!(st.last_closed, Some(0));
     let e = st.trace_failed.take().expect("the failed write is kept");
     let msg = e.to_string();
-    assert!(msg.contains("writing the trace /dev/full"), "{msg}");
-    assert!(msg.contains("os error 28"), "{msg}");
+    assert!(
+        msg.contains("writing the trace /dev/full"),
+        "{msg} (zstd: {zstd})"
+    );
+    assert!(msg.contains("os error 28"), "{msg} (zstd: {zstd})");
     // No more writes are tried, and shutdown reports no second error.
     assert!(st.trace.is_none());
     assert!(st.write_drops().is_ok());
