@@ -10,6 +10,9 @@ target=x86_64-unknown-linux-musl
 if ! rustup target list --installed | grep -qx "$target"; then
   rustup target add "$target" || die "cannot add the $target target (rustup target add $target)"
 fi
+# zstd's C code needs a C compiler for musl (Debian: musl-tools).
+command -v x86_64-linux-musl-gcc >/dev/null ||
+  die "x86_64-linux-musl-gcc is missing: apt-get install -y --no-install-recommends musl-tools (cargo xtask setup installs it)"
 cargo build --release --locked --target "$target" --bin rocknet
 # Wherever cargo puts its output (CARGO_TARGET_DIR, or target/).
 out="${CARGO_TARGET_DIR:-target}"

