@@ -6,7 +6,7 @@
 # transforms the test set `passes` times, default 5, after an untimed fit);
 # the script prints every round's series/s, each side's median, and the
 # ratio.
-# aeon lives in a venv of its own (target/aeon-venv, or $ROCKNET_AEON_VENV),
+# aeon lives in a venv of its own (bench/aeon-venv.sh: target/aeon-venv, or $ROCKNET_AEON_VENV),
 # made on first use (needs python3 with venv and pip access to PyPI); it is
 # never a test dependency.
 # Usage: bench/transform-vs-aeon.sh [rounds] [passes]
@@ -14,13 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
 passes=${2:-5}
-venv=${ROCKNET_AEON_VENV:-target/aeon-venv}
-aeon_version=1.6.0
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import aeon, sys; sys.exit(aeon.__version__ != '$aeon_version')" 2>/dev/null; then
-  echo "installing aeon $aeon_version into $venv" >&2
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet "aeon==$aeon_version"
-fi
+source bench/aeon-venv.sh
+python=$(aeon_python)
 cargo build --release -q -p rocknet-core --example transform_throughput
 train=data/FaceAll/FaceAll_TRAIN.txt
 test=data/FaceAll/FaceAll_TEST.txt
@@ -31,7 +26,7 @@ for r in $(seq 1 "$rounds"); do
   line=$(./target/release/examples/transform_throughput "$train" "$test" "$passes")
   echo "round $r ours: $line"
   ours+=("$(rate <<<"$line")")
-  line=$(NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1 "$venv/bin/python" bench/transform_aeon.py "$train" "$test" "$passes")
+  line=$(NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1 "$python" bench/transform_aeon.py "$train" "$test" "$passes")
   echo "round $r aeon: $line"
   theirs+=("$(rate <<<"$line")")
 done
